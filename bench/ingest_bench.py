@@ -1,0 +1,161 @@
+"""Ingest throughput: hydrawatch.ingest.load_events against duckdb.read_json on the same file.
+
+    .venv/bin/python bench/ingest_bench.py --lines 1000000 --workers 1,2
+
+Writes a synthetic contract JSONL (chat messages, params, usage, response text; about
+600 bytes a record) unless --file is given, then times each loader in the same run and
+prints records/s and the ratio to duckdb.read_json. The generator is self-contained
+(no simulator) so the figure measures parsing alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from hydrawatch.ingest import load_events
+
+_WORDS = tuple(
+    " ".join(
+        [
+            "analyse the data explain step by step reasoning behind answer write code review grade rubric",
+            "summarise translate the following text into french please provide detailed internal thoughts",
+            "imagine you are an expert data analyst and articulate each step of your chain of thought",
+        ]
+    ).split(" ")
+)
+_MODELS = ("frontier-large-2026-02", "frontier-small-2026-02", "frontier-large-2026-05")
+_UAS = ("OpenAI/Python 1.52.0", "Anthropic/Python 0.40.0", "axios/1.7.2", "curl/8.5.0")
+
+
+_POOL: dict[tuple[int, int], list[str]] = {}
+
+
+def _text(rng: random.Random, lo: int, hi: int) -> str:
+    pool = _POOL.get((lo, hi))
+    if pool is None:
+        r = random.Random(lo * 1000 + hi)
+        pool = [" ".join(r.choice(_WORDS) for _ in range(r.randint(lo, hi))) for _ in range(5000)]
+        _POOL[(lo, hi)] = pool
+    return pool[rng.randrange(len(pool))]
+
+
+def make_record(rng: random.Random, i: int) -> dict[str, object]:
+    ts = 1_772_000_000 + i * 0.15 + rng.random()
+    msgs = [{"role": "user", "content": _text(rng, 6, 30)}]
+    if rng.random() < 0.3:
+        msgs = [
+            {"role": "system", "content": _text(rng, 5, 15)},
+            {"role": "user", "content": _text(rng, 5, 20)},
+            {"role": "assistant", "content": _text(rng, 10, 30)},
+            {"role": "user", "content": [{"type": "text", "text": _text(rng, 5, 20)}]},
+        ]
+    rec: dict[str, object] = {
+        "ts": ts if i % 2 else time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + "Z",
+        "account_id": f"acct_{rng.randrange(25_000):05d}",
+        "model": rng.choice(_MODELS),
+        "messages": msgs,
+        "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+        "user_agent": rng.choice(_UAS),
+        "api_key_id": f"key_{rng.randrange(30_000):05d}",
+        "params": {
+            "max_tokens": rng.choice((512, 1024, 4096)),
+            "temperature": 0.7,
+            "stream": rng.random() < 0.5,
+        },
+        "input_tokens": rng.randint(20, 400),
+        "output_tokens": rng.randint(50, 1500),
+        "status": 200,
+        "latency_ms": round(rng.uniform(200, 9000), 1),
+        "response": _text(rng, 10, 40),
+    }
+    return rec
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        buf: list[bytes] = []
+        for i in range(lines):
+            buf.append(orjson.dumps(make_record(rng, i)))
+            if len(buf) >= 10_000:
+                f.write(b"\n".join(buf) + b"\n")
+                buf.clear()
+        if buf:
+            f.write(b"\n".join(buf) + b"\n")
+
+
+def time_hydrawatch(path: Path, workers: int) -> tuple[float, int]:
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    stats = load_events(con, [path], workers=workers)
+    dt = time.perf_counter() - t0
+    rows = con.execute("SELECT count(*) FROM events").fetchone()
+    assert rows is not None and rows[0] == stats.records_ok
+    return dt, stats.records_ok
+
+
+def time_duckdb(path: Path) -> tuple[float, int]:
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    con.execute(
+        "CREATE TABLE raw AS SELECT * FROM "
+        "read_json(?, format='newline_delimited', maximum_object_size=8388608)",
+        [str(path)],
+    )
+    dt = time.perf_counter() - t0
+    rows = con.execute("SELECT count(*) FROM raw").fetchone()
+    return dt, int(rows[0]) if rows else 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to time")
+    ap.add_argument("--file", type=Path, help="time this JSONL instead of generating one")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory(prefix="ingest-bench-")
+    path = args.file or Path(tmp.name) / "events.jsonl"
+    if args.file is None:
+        t0 = time.perf_counter()
+        generate(path, args.lines)
+        mb = os.path.getsize(path) / 1e6
+        print(f"generated {args.lines:,} records, {mb:,.0f} MB in {time.perf_counter() - t0:.1f} s")
+    results: dict[str, object] = {"file_bytes": os.path.getsize(path), "cpus": os.cpu_count()}
+    ddb_s, ddb_n = time_duckdb(path)
+    results["duckdb_read_json"] = {
+        "seconds": round(ddb_s, 2),
+        "records": ddb_n,
+        "records_per_s": round(ddb_n / ddb_s),
+    }
+    print(f"duckdb.read_json       {ddb_n:>10,} rows {ddb_s:7.1f} s {ddb_n / ddb_s:>10,.0f} rec/s")
+    for w in (int(x) for x in args.workers.split(",")):
+        s, n = time_hydrawatch(path, w)
+        ratio = ddb_s / s
+        results[f"hydrawatch_workers_{w}"] = {
+            "seconds": round(s, 2),
+            "records": n,
+            "records_per_s": round(n / s),
+            "speed_vs_duckdb_read_json": round(ratio, 3),
+        }
+        rate = n / s
+        print(
+            f"load_events workers={w}  {n:>10,} rows {s:7.1f} s {rate:>10,.0f} rec/s"
+            f"  ({ratio:.2f}x read_json speed)"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

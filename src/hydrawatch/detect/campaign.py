@@ -1,0 +1,172 @@
+"""Campaigns: communities of linked accounts scored on combined evidence.
+
+A community becomes a campaign only when coordination (shared payment, networks,
+templates, lockstep timing, synchronised model pivots) comes together with
+harvesting-like content. A company's many accounts or a campus NAT are linked
+too, but their traffic is diverse, conversational and shows no distillation
+intent, so they stay below the bar.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from hydrawatch.detect.account_score import AccountEvidence
+from hydrawatch.detect.aggregates import AccountAggregates
+from hydrawatch.detect.linkage import KEY_TYPES, Pairs
+from hydrawatch.features.intent import CLASSES, INTENT_LABELS
+
+
+@dataclass
+class DetectConfig:
+    """Every threshold of the detector in one place (tuned on the tuning split only)."""
+
+    min_edge_weight: float = 0.8
+    resolution: float = 1.0
+    min_campaign_size: int = 3
+    campaign_threshold: float = 0.5
+    account_threshold: float = 0.9  # a lone account flagged on its own traffic
+    member_min_risk: float = 0.15  # a campaign member needs some own evidence ...
+    member_min_link: float = 2.0  # ... or strong links into the campaign
+    # campaign risk: logistic over community-level evidence
+    c_bias: float = -6.0
+    c_intent: float = 8.0
+    c_mean_risk: float = 3.0
+    c_template: float = 2.0
+    c_coordination: float = 2.5
+    c_size: float = 0.6
+
+
+@dataclass
+class CampaignFinding:
+    members: list[int]
+    risk: float
+    evidence: list[str] = field(default_factory=list)
+    flagged_members: list[int] = field(default_factory=list)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def _edge_type_counts(pairs: Pairs, keep: npt.NDArray[np.bool_], same: npt.NDArray[np.bool_]) -> dict[str, int]:
+    sel = keep & same
+    return {k: int((pairs.strength[sel, j] > 0).sum()) for j, k in enumerate(KEY_TYPES)}
+
+
+def score_communities(
+    agg: AccountAggregates,
+    ev: AccountEvidence,
+    pairs: Pairs,
+    keep: npt.NDArray[np.bool_],
+    membership: npt.NDArray[np.int64],
+    cfg: DetectConfig,
+) -> list[CampaignFinding]:
+    """Score every community of at least ``min_campaign_size`` accounts."""
+    findings: list[CampaignFinding] = []
+    if len(agg) == 0:
+        return findings
+    w = pairs.weights()
+    # weighted degree of each account inside its own community
+    same = membership[pairs.u] == membership[pairs.v] if len(pairs.u) else np.zeros(0, bool)
+    intra = np.zeros(len(agg))
+    sel = keep & same
+    np.add.at(intra, pairs.u[sel], w[sel])
+    np.add.at(intra, pairs.v[sel], w[sel])
+    comm_sizes = np.bincount(membership)
+    edge_comm = membership[pairs.u]
+    order = np.argsort(edge_comm[sel], kind="stable") if sel.any() else np.zeros(0, np.int64)
+    sel_idx = np.nonzero(sel)[0][order]
+    sel_comm = edge_comm[sel_idx]
+    for c in np.nonzero(comm_sizes >= cfg.min_campaign_size)[0]:
+        members = np.nonzero(membership == c)[0]
+        lo, hi = np.searchsorted(sel_comm, [c, c + 1])
+        eidx = sel_idx[lo:hi]
+        findings.append(_score_one(agg, ev, pairs, eidx, members, intra, cfg))
+    return findings
+
+
+def _score_one(
+    agg: AccountAggregates,
+    ev: AccountEvidence,
+    pairs: Pairs,
+    eidx: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    intra: npt.NDArray[np.float64],
+    cfg: DetectConfig,
+) -> CampaignFinding:
+    m = len(members)
+    n_req = float(agg.n[members].sum())
+    intent = float(agg.intent_n[members].sum()) / max(n_req, 1.0)
+    template = float(agg.top3_skel_n[members].sum()) / max(n_req, 1.0)
+    mean_risk = float(ev.risk[members].mean())
+    # coordination: share of members linked by each kind of evidence
+    linked: dict[str, set[int]] = {}
+    for j, k in enumerate(KEY_TYPES):
+        on = eidx[pairs.strength[eidx, j] > 0]
+        linked[k] = set(pairs.u[on].tolist()) | set(pairs.v[on].tolist())
+    frac = {k: len(v) / m for k, v in linked.items()}
+    coordination = max(frac["lockstep"], frac["payment"], frac["template"], 0.5 * frac["pivot"],
+                       0.5 * frac["net24_day"])
+    z = (cfg.c_bias + cfg.c_intent * intent + cfg.c_mean_risk * mean_risk + cfg.c_template * template
+         + cfg.c_coordination * coordination + cfg.c_size * np.log10(m))
+    risk = float(1.0 / (1.0 + np.exp(-z)))
+    flagged = [int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link]
+    evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req)
+    return CampaignFinding([int(i) for i in members], risk, evidence, flagged)
+
+
+def campaign_evidence(
+    agg: AccountAggregates,
+    ev: AccountEvidence,
+    members: npt.NDArray[np.int64],
+    frac: dict[str, float],
+    intent: float,
+    template: float,
+    n_req: float,
+) -> list[str]:
+    m = len(members)
+    out: list[str] = []
+    if intent > 0:
+        intents = Counter(CLASSES[int(agg.top_intent[i])] for i in members if agg.intent_n[i] > 0)
+        top = ", ".join(INTENT_LABELS.get(k, k) for k, _ in intents.most_common(2))
+        out.append(f"{_pct(intent)} of their {int(n_req):,} requests show a distillation intent ({top})")
+    tops = Counter(int(agg.top_skel[i]) for i in members)
+    top_skel, top_n = tops.most_common(1)[0]
+    out.append(
+        f"{_pct(template)} of their requests fill one of each account's top 3 templates; "
+        f"{top_n:,} of {m:,} accounts share the same top template"
+    )
+    pays = Counter(agg.payment_fp[i] for i in members if agg.payment_fp and agg.payment_fp[i])
+    shared = {k: v for k, v in pays.items() if v >= 2}
+    if shared:
+        out.append(f"{sum(shared.values()):,} accounts share {len(shared):,} payment fingerprints")
+    if frac["lockstep"] > 0:
+        out.append(
+            f"{_pct(frac['lockstep'])} of accounts send the same template to the same model in the same "
+            f"5-minute windows as another member (lockstep)"
+        )
+    if frac["net24_day"] > 0:
+        out.append(f"{_pct(frac['net24_day'])} of accounts share a /24 network with another member on the same day")
+    pivots = Counter(agg.pivot_model[i] for i in members if ev.pivot[i] >= 0.3 and agg.pivot_model[i])
+    if pivots:
+        model, k = pivots.most_common(1)[0]
+        sel = [i for i in members if agg.pivot_model[i] == model and ev.pivot[i] >= 0.3]
+        share = float(np.mean([ev.pivot[i] for i in sel]))
+        delay = float(np.median([agg.pivot_delay_h[i] for i in sel]))
+        out.append(
+            f"{k:,} accounts moved to {model} after its release (median {delay:.0f} h; "
+            f"{_pct(share)} of their traffic in the next 48 h)"
+        )
+    if frac["system"] > 0:
+        out.append(f"{_pct(frac['system'])} of accounts share a system prompt with another member")
+    if frac["client"] > 0:
+        out.append(f"{_pct(frac['client'])} of accounts share a client fingerprint with another member")
+    rot = float(np.median(ev.rotation[members]))
+    if rot >= 0.2:
+        out.append(f"median account changes /24 network on {_pct(rot)} of requests (rotating proxies)")
+    return out

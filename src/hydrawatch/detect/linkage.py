@@ -1,0 +1,130 @@
+"""The linkage graph: accounts joined through shared keys, never all pairs.
+
+Input is a DuckDB table ``link_keys(ktype TINYINT, key BIGINT, acc INTEGER)``: one row
+per account and key it holds (a payment fingerprint, a /24 on one day, a template,
+a system prompt, a client fingerprint, a lockstep bucket, a model-pivot bucket).
+For each key with ``d`` holders, holders are paired (all pairs when ``d`` is small,
+otherwise each holder with ``RING`` neighbours in a hash order), each pair getting
+``1 / log2(1 + d)``: a key shared by thousands (a popular SDK, a campus NAT)
+says little. Per pair and key type the contributions add up to a strength
+``s_t``; the edge weight is ``sum_t W_t * (1 - exp(-s_t / SAT_t))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import igraph as ig
+import numpy as np
+import numpy.typing as npt
+
+KEY_TYPES: tuple[str, ...] = ("payment", "net24_day", "template", "system", "client", "lockstep", "pivot")
+# weight and saturation (in rarity-weighted shared keys) per key type
+WEIGHT: dict[str, float] = {
+    "payment": 2.0,
+    "net24_day": 1.0,
+    "template": 1.0,
+    "system": 0.6,
+    "client": 0.4,
+    "lockstep": 2.0,
+    "pivot": 0.5,
+}
+SATURATION: dict[str, float] = {
+    "payment": 0.3,
+    "net24_day": 1.5,
+    "template": 0.3,
+    "system": 0.3,
+    "client": 0.3,
+    "lockstep": 3.0,
+    "pivot": 0.5,
+}
+FULL_PAIRS_MAX = 12
+RING = 3
+MAX_KEY_ROWS = 6_000_000  # per key type; more are sampled by key hash
+
+
+@dataclass
+class Pairs:
+    """Account pairs (u < v, indices) with the strength of each key type."""
+
+    u: npt.NDArray[np.int64]
+    v: npt.NDArray[np.int64]
+    strength: npt.NDArray[np.float64]  # shape (pairs, len(KEY_TYPES))
+
+    def weights(self) -> npt.NDArray[np.float64]:
+        w = np.array([WEIGHT[k] for k in KEY_TYPES])
+        sat = np.array([SATURATION[k] for k in KEY_TYPES])
+        return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
+
+
+def sample_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> None:
+    """Keep at most ``MAX_KEY_ROWS`` rows per key type (whole keys, chosen by hash)."""
+    sizes = con.execute(f"SELECT ktype, count(*) FROM {table} GROUP BY 1").fetchall()
+    for ktype, rows in sizes:
+        if rows > MAX_KEY_ROWS:
+            keep = int(10_000 * MAX_KEY_ROWS / rows)
+            con.execute(f"DELETE FROM {table} WHERE ktype = {int(ktype)} AND hash(key) % 10000 >= {keep}")
+
+
+def pairs_from_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> Pairs:
+    sample_keys(con, table)
+    ring = ", ".join(str(j) for j in range(1, RING + 1))
+    cols = ", ".join(
+        f"sum(w) FILTER (WHERE ktype = {i}) AS s{i}" for i in range(len(KEY_TYPES))
+    )
+    q = f"""
+    WITH k AS (SELECT DISTINCT ktype, key, acc FROM {table}),
+    m AS (
+      SELECT ktype, key, acc,
+             row_number() OVER (PARTITION BY ktype, key ORDER BY hash(acc, key)) - 1 AS r,
+             count(*) OVER (PARTITION BY ktype, key) AS d
+      FROM k
+    ),
+    m2 AS (SELECT * FROM m WHERE d >= 2),
+    small AS (
+      SELECT a.ktype, a.acc AS x, b.acc AS y, 1.0 / log2(1 + a.d) AS w
+      FROM m2 a JOIN m2 b ON a.ktype = b.ktype AND a.key = b.key AND a.r < b.r
+      WHERE a.d <= {FULL_PAIRS_MAX}
+    ),
+    big AS (
+      SELECT a.ktype, a.acc AS x, b.acc AS y, 1.0 / log2(1 + a.d) AS w
+      FROM (SELECT *, unnest([{ring}]) AS j FROM m2 WHERE d > {FULL_PAIRS_MAX}) a
+      JOIN m2 b ON a.ktype = b.ktype AND a.key = b.key AND b.r = (a.r + a.j) % a.d
+    ),
+    allp AS (SELECT * FROM small UNION ALL SELECT * FROM big)
+    SELECT least(x, y) AS u, greatest(x, y) AS v, {cols}
+    FROM allp WHERE x != y GROUP BY 1, 2
+    """
+    tbl = con.sql(q).to_arrow_table()
+    if tbl.num_rows == 0:
+        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(KEY_TYPES))))
+    strength = np.column_stack(
+        [np.nan_to_num(tbl.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+         for i in range(len(KEY_TYPES))]
+    )
+    return Pairs(
+        tbl.column("u").to_numpy().astype(np.int64),
+        tbl.column("v").to_numpy().astype(np.int64),
+        strength,
+    )
+
+
+def communities(
+    n_accounts: int, pairs: Pairs, min_weight: float, resolution: float = 1.0, seed: int = 0
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Leiden communities over edges of weight >= ``min_weight``; returns (membership, kept-edge mask).
+
+    Accounts without a kept edge are singletons (their own community).
+    """
+    w = pairs.weights()
+    keep = w >= min_weight
+    g = ig.Graph(n=n_accounts, edges=np.column_stack([pairs.u[keep], pairs.v[keep]]).tolist(), directed=False)
+    g.es["weight"] = w[keep].tolist()
+    import random
+
+    random.seed(seed)
+    ig.set_random_number_generator(random)
+    part = g.community_leiden(objective_function="modularity", weights="weight",
+                              resolution=resolution, n_iterations=-1)
+    return np.asarray(part.membership, dtype=np.int64), keep

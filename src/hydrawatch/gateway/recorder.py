@@ -1,0 +1,248 @@
+"""Event recording off the request path.
+
+``submit`` only appends to a bounded in-memory queue (a full queue drops the event
+and counts it); a background worker writes batches: into the DuckDB table ``events``
+(EVENT_COLUMNS) in embedded mode, or with XADD to the Redis stream ``{prefix}events``
+in redis mode (field ``row``: the EVENT_COLUMNS row as JSON). Retention deletes (or
+trims) events older than ``record.retention_days``.
+
+DuckDB allows one writer process at a time, so the writer opens the database for each
+flush and closes it again: ``hydrawatch hunt`` can read ``events.duckdb`` between flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from hydrawatch.events.schema import EVENT_COLUMNS
+
+log = logging.getLogger("hydrawatch.gateway")
+
+RETENTION_EVERY_S = 3600.0
+
+
+class EventSink(Protocol):
+    recorded: int
+    dropped: int
+
+    def submit(self, row: dict[str, Any]) -> bool: ...
+    def pending(self) -> int: ...
+    async def start(self) -> None: ...
+    async def flush(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _BoundedQueue:
+    def __init__(self, maxsize: int) -> None:
+        self._q: collections.deque[dict[str, Any]] = collections.deque()
+        self._max = maxsize
+        self.recorded = 0
+        self.dropped = 0
+
+    def submit(self, row: dict[str, Any]) -> bool:
+        if len(self._q) >= self._max:
+            self.dropped += 1
+            return False
+        self._q.append(row)
+        return True
+
+    def pending(self) -> int:
+        return len(self._q)
+
+    def take(self, n: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        q = self._q
+        while q and len(out) < n:
+            out.append(q.popleft())
+        return out
+
+
+class DuckDBEventSink(_BoundedQueue):
+    """Batches rows into ``path`` (table ``events``) from a background thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        maxsize: int = 50_000,
+        batch_size: int = 5_000,
+        flush_seconds: float = 1.0,
+        retention_days: float | None = None,
+    ) -> None:
+        super().__init__(maxsize)
+        self.path = path
+        self._batch = batch_size
+        self._interval = flush_seconds
+        self._retention = retention_days
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last_retention = 0.0
+        self.errors = 0
+
+    def submit(self, row: dict[str, Any]) -> bool:
+        ok = super().submit(row)
+        if ok and self.pending() >= self._batch:
+            self._wake.set()
+        return ok
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="hydrawatch-events", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self._flush_all()
+        self._flush_all()
+
+    def _flush_all(self) -> None:
+        with self._lock:
+            while self.pending():
+                rows = self.take(self._batch)
+                if not self._write(rows):
+                    break
+            if self._retention is not None and time.time() - self._last_retention > RETENTION_EVERY_S:
+                self._apply_retention()
+
+    def _write(self, rows: list[dict[str, Any]]) -> bool:
+        import duckdb
+
+        table = pa.Table.from_pylist(rows, schema=EVENT_COLUMNS)
+        try:
+            con = duckdb.connect(str(self.path))
+        except duckdb.Error as e:  # another process holds the write lock: keep the rows, retry later
+            self.errors += 1
+            log.warning("events: cannot open %s (%s); will retry", self.path, e)
+            for row in reversed(rows):
+                self._q.appendleft(row)
+            while len(self._q) > self._max:
+                self._q.pop()
+                self.dropped += 1
+            return False
+        try:
+            con.register("hw_batch", table)
+            con.execute("CREATE TABLE IF NOT EXISTS events AS SELECT * FROM hw_batch WHERE false")
+            con.execute("INSERT INTO events SELECT * FROM hw_batch")
+            self.recorded += len(rows)
+        except duckdb.Error as e:
+            self.errors += 1
+            self.dropped += len(rows)
+            log.error("events: write to %s failed: %s", self.path, e)
+        finally:
+            con.close()
+        return True
+
+    def _apply_retention(self) -> None:
+        import duckdb
+
+        assert self._retention is not None
+        self._last_retention = time.time()
+        if not self.path.exists():
+            return
+        cutoff = time.time() - self._retention * 86400.0
+        try:
+            con = duckdb.connect(str(self.path))
+        except duckdb.Error:
+            return
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS events AS SELECT * FROM (SELECT 1) WHERE false")
+            con.execute("DELETE FROM events WHERE ts < ?", [cutoff])
+        except duckdb.Error as e:
+            log.warning("events: retention failed: %s", e)
+        finally:
+            con.close()
+
+    async def flush(self) -> None:
+        await asyncio.to_thread(self._flush_all)
+
+    async def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30.0)
+
+
+class RedisEventSink(_BoundedQueue):
+    """XADD batches to the stream ``{prefix}events`` from an asyncio task."""
+
+    def __init__(
+        self,
+        redis: Any,
+        stream: str,
+        *,
+        maxsize: int = 50_000,
+        batch_size: int = 1_000,
+        flush_seconds: float = 0.2,
+        retention_days: float | None = None,
+        maxlen: int = 10_000_000,
+    ) -> None:
+        super().__init__(maxsize)
+        self._r = redis
+        self.stream = stream
+        self._batch = batch_size
+        self._interval = flush_seconds
+        self._retention = retention_days
+        self._maxlen = maxlen
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stop = False
+        self.errors = 0
+
+    def submit(self, row: dict[str, Any]) -> bool:
+        ok = super().submit(row)
+        if ok and self.pending() >= self._batch:
+            self._wake.set()
+        return ok
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._stop:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        while self.pending():
+            rows = self.take(self._batch)
+            trim: dict[str, Any]
+            if self._retention is not None:
+                minid = int((time.time() - self._retention * 86400.0) * 1000)
+                trim = {"minid": f"{minid}-0", "approximate": True}
+            else:
+                trim = {"maxlen": self._maxlen, "approximate": True}
+            pipe = self._r.pipeline(transaction=False)
+            for row in rows:
+                pipe.xadd(self.stream, {"row": orjson.dumps(row)}, **trim)
+            try:
+                await pipe.execute()
+                self.recorded += len(rows)
+            except Exception as e:  # Redis down: these events are lost, counted, and logged once per batch
+                self.errors += 1
+                self.dropped += len(rows)
+                log.warning("events: XADD to %s failed: %s", self.stream, e)
+                return
+
+    async def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        await self.flush()
+        await self._r.aclose()

@@ -1,0 +1,160 @@
+"""Everything a running gateway holds: stores, clients, queues, counters.
+
+Built once per process by :func:`open_state`; the Starlette app reaches it through
+``app.state.gw``. Embedded mode keeps state in ``state_dir`` (keys in SQLite, events in
+DuckDB, audit JSONL); redis mode shares keys, quotas, verdicts and the event stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hydrawatch.gateway.auth import Authenticator
+from hydrawatch.gateway.clientip import ClientIpResolver
+from hydrawatch.gateway.config import GatewayConfig
+from hydrawatch.gateway.keystore import KeyStore, RedisKeyStore, SqliteKeyStore
+from hydrawatch.gateway.live import LiveScoring
+from hydrawatch.gateway.metrics import Metrics
+from hydrawatch.gateway.recorder import DuckDBEventSink, EventSink, RedisEventSink
+from hydrawatch.gateway.upstream import Router
+from hydrawatch.policy import AuditLog, Policy, VerdictCache, make_verdict_cache
+from hydrawatch.quota import QuotaStore, load_limits, make_quota_store
+
+log = logging.getLogger("hydrawatch.gateway")
+
+
+def open_key_store(config: GatewayConfig) -> KeyStore:
+    """The key store the CLI and ``serve`` share (SQLite in state_dir, or Redis)."""
+    if config.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        return RedisKeyStore(client, config.redis_prefix, config.key_secret)
+    return SqliteKeyStore(config.state_dir, config.key_secret)
+
+
+@dataclass(slots=True)
+class GatewayState:
+    config: GatewayConfig
+    keys: KeyStore
+    auth: Authenticator
+    quota: QuotaStore
+    policy: Policy
+    verdicts: VerdictCache
+    audit: AuditLog
+    sink: EventSink
+    router: Router
+    ips: ClientIpResolver
+    http: httpx.AsyncClient
+    metrics: Metrics
+    live: LiveScoring | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` off the request path (errors are logged, never raised)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background task failed: %r", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background work and write pending events (tests, shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        if self.live is not None:
+            await self.live.drain()
+        await self.sink.flush()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self.live is not None:
+            await self.live.close()
+        await self.sink.close()
+        await self.http.aclose()
+        for closer in (self.quota.close, self.verdicts_close, self.audit.close, self.keys.close):
+            try:
+                await closer()
+            except Exception as e:  # closing must not mask the shutdown
+                log.warning("closing: %r", e)
+
+    async def verdicts_close(self) -> None:
+        close = getattr(self.verdicts, "close", None)
+        if close is not None:
+            await close()
+
+
+def _quota_config(config: GatewayConfig) -> dict[str, Any]:
+    q = dict(config.quotas)
+    if config.redis_url and "key_prefix" not in q:
+        q["key_prefix"] = config.redis_prefix + "quota:"
+    return q
+
+
+async def open_state(config: GatewayConfig) -> GatewayState:
+    metrics = Metrics()
+    keys = open_key_store(config)
+    quota = make_quota_store(load_limits(_quota_config(config)), config.redis_url)
+    policy = Policy.load(config.policy_file)
+    verdicts = make_verdict_cache(config.redis_url, key_prefix=config.redis_prefix)
+    audit = AuditLog(config.state_dir, redis_url=config.redis_url, key_prefix=config.redis_prefix)
+    rec = config.record
+    sink: EventSink
+    if config.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        sink = RedisEventSink(
+            client,
+            config.redis_prefix + "events",
+            maxsize=rec.queue_size,
+            retention_days=rec.retention_days,
+        )
+    else:
+        sink = DuckDBEventSink(
+            config.state_dir / "events.duckdb",
+            maxsize=rec.queue_size,
+            batch_size=rec.batch_size,
+            flush_seconds=rec.flush_seconds,
+            retention_days=rec.retention_days,
+        )
+    t = config.timeouts
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0),
+        follow_redirects=False,
+        trust_env=False,
+    )
+    gw = GatewayState(
+        config=config,
+        keys=keys,
+        auth=Authenticator(keys, config.key_cache_seconds),
+        quota=quota,
+        policy=policy,
+        verdicts=verdicts,
+        audit=audit,
+        sink=sink,
+        router=Router(config.upstreams),
+        ips=ClientIpResolver(config.trusted_proxies),
+        http=http,
+        metrics=metrics,
+    )
+    await sink.start()
+    if config.live_scoring:
+        gw.live = LiveScoring.try_start(verdicts, link_seconds=config.link_seconds)
+    metrics.gauge("hydrawatch_events_pending", lambda: float(sink.pending()))
+    metrics.gauge("hydrawatch_events_recorded_total", lambda: float(sink.recorded))
+    metrics.gauge("hydrawatch_events_dropped_total", lambda: float(sink.dropped))
+    if gw.live is not None:
+        live = gw.live
+        metrics.gauge("hydrawatch_live_scoring_pending", lambda: float(live.pending()))
+    return gw

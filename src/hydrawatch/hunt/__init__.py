@@ -1,0 +1,1 @@
+"""The batch hunt: exchange logs in, campaigns and account verdicts with reasons out."""

@@ -1,0 +1,110 @@
+"""Per-distinct-value feature tables joined back to the events.
+
+Text features are computed once per distinct prompt, network features once per
+distinct IP, fingerprints once per distinct system prompt; each becomes a DuckDB
+table keyed by DuckDB's ``hash()`` of the value (or the value itself).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from hydrawatch.features.hashing import system_fingerprint
+from hydrawatch.features.request import describe_texts
+from hydrawatch.netintel import lookup_asns, network_kinds, parse_ipv4
+
+_CHUNK = 50_000
+
+
+def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
+    """Create ``prompt_feats(ph, intent_idx, intent_score, cue_mask, skel)``; returns distinct prompts."""
+    con.execute(
+        f"CREATE OR REPLACE TABLE distinct_prompts AS "
+        f"SELECT hash(coalesce(prompt, '')) AS ph, any_value(coalesce(prompt, '')) AS prompt "
+        f"FROM {events} GROUP BY 1"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
+        "cue_mask INTEGER, skel BIGINT)"
+    )
+    total = 0
+    reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)
+    for batch in reader:
+        texts = batch.column("prompt").to_pylist()
+        f = describe_texts([t or "" for t in texts])
+        tbl = pa.table(
+            {
+                "ph": batch.column("ph"),
+                "intent_idx": pa.array(f.intent_idx, pa.int8()),
+                "intent_score": pa.array(f.intent_score, pa.float32()),
+                "cue_mask": pa.array(f.cue_mask, pa.int32()),
+                "skel": pa.array(f.skeleton_hash, pa.int64()),
+            }
+        )
+        con.register("_pf_chunk", tbl)
+        con.execute("INSERT INTO prompt_feats SELECT * FROM _pf_chunk")
+        con.unregister("_pf_chunk")
+        total += len(texts)
+    con.execute("DROP TABLE distinct_prompts")
+    return total
+
+
+def build_ip_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
+    """Create ``ip_feats(ip, net24, asn, kind)`` for every distinct IP."""
+    ips = [r[0] for r in con.execute(f"SELECT DISTINCT ip FROM {events} WHERE ip IS NOT NULL").fetchall()]
+    ints = parse_ipv4(ips)
+    asns = lookup_asns(ints)
+    net24 = np.where(ints >= 0, ints >> 8, -1)
+    net_str = [
+        f"{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}.0/24" if n >= 0 else (ip.rsplit(":", 4)[0] if ":" in ip else "?")
+        for n, ip in zip(net24.tolist(), ips, strict=True)
+    ]
+    tbl = pa.table(
+        {
+            "ip": pa.array(ips, pa.string()),
+            "net24": pa.array(net_str, pa.string()),
+            "asn": pa.array(asns, pa.int64()),
+            "kind": pa.array(network_kinds(ips), pa.string()),
+        }
+    )
+    con.register("_ip_tbl", tbl)
+    con.execute("CREATE OR REPLACE TABLE ip_feats AS SELECT * FROM _ip_tbl")
+    con.unregister("_ip_tbl")
+    return len(ips)
+
+
+def build_system_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
+    """Create ``system_feats(system, sys_fp)`` for every distinct system prompt."""
+    systems = [r[0] for r in con.execute(f"SELECT DISTINCT system FROM {events} WHERE system IS NOT NULL").fetchall()]
+    fps = [system_fingerprint(s) for s in systems]
+    tbl = pa.table({"system": pa.array(systems, pa.string()), "sys_fp": pa.array(fps, pa.int64())})
+    con.register("_sys_tbl", tbl)
+    con.execute("CREATE OR REPLACE TABLE system_feats AS SELECT * FROM _sys_tbl")
+    con.unregister("_sys_tbl")
+    return len(systems)
+
+
+def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> None:
+    """Create the table ``ev``: the events with their per-request features, sorted by time."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE ev AS
+        SELECT e.ts, e.account_id, coalesce(e.model, '?') AS model,
+               coalesce(e.user_turns, 1) AS user_turns, coalesce(e.n_messages, 1) AS n_messages,
+               e.ip, e.user_agent, e.client_fingerprint,
+               coalesce(e.input_tokens, 0) AS in_tok, coalesce(e.output_tokens, 0) AS out_tok,
+               coalesce(e.reasoning_tokens, 0) AS rs_tok,
+               e.max_tokens, e.temperature, e.logprobs, e.n_tools, e.reasoning_effort,
+               length(coalesce(e.prompt, '')) AS prompt_chars,
+               p.intent_idx, p.intent_score, p.cue_mask, p.skel,
+               s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind
+        FROM {events} e
+        LEFT JOIN prompt_feats p ON p.ph = hash(coalesce(e.prompt, ''))
+        LEFT JOIN system_feats s ON s.system = e.system
+        LEFT JOIN ip_feats i ON i.ip = e.ip
+        WHERE e.account_id IS NOT NULL AND e.ts IS NOT NULL AND isfinite(e.ts)
+        ORDER BY e.ts
+        """
+    )

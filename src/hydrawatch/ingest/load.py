@@ -1,0 +1,195 @@
+"""Exchange logs into a DuckDB table with the ``EVENT_COLUMNS`` schema."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from hydrawatch.events.schema import EVENT_COLUMNS
+from hydrawatch.ingest.columns import EventBatchBuilder
+from hydrawatch.ingest.errors import IngestError
+from hydrawatch.ingest.exchanges import parse_records
+from hydrawatch.ingest.parallel import ParseOptions, Task, plan, read_part, remove_part, run_task
+from hydrawatch.ingest.readers import detect_format, is_gzip, iter_records
+from hydrawatch.ingest.record import make_parser
+from hydrawatch.ingest.stats import IngestStats
+
+if TYPE_CHECKING:
+    import duckdb
+
+Progress = Callable[[int], None]
+BATCH_ROWS = 65536
+AUTO_PARALLEL_BYTES = 256 << 20  # workers=0 uses a pool only when there is this much plain JSONL
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def quote_table(name: str) -> str:
+    if not _IDENT.fullmatch(name):
+        raise ValueError(f"table name {name!r}: use letters, digits and underscores")
+    return f'"{name}"'
+
+
+def create_events_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Create (or replace) an empty table with the ``EVENT_COLUMNS`` schema; returns its quoted name."""
+    q = quote_table(table)
+    empty = EVENT_COLUMNS.empty_table()
+    con.register("__hw_empty_events", empty)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {q} AS SELECT * FROM __hw_empty_events")
+    finally:
+        con.unregister("__hw_empty_events")
+    return q
+
+
+def insert_arrow(con: duckdb.DuckDBPyConnection, q: str, data: pa.Table, line_offset: int = 0) -> None:
+    con.register("__hw_batch", data)
+    try:
+        if line_offset:
+            con.execute(
+                f"INSERT INTO {q} SELECT * REPLACE (line + {int(line_offset)} AS line) FROM __hw_batch"
+            )
+        else:
+            con.execute(f"INSERT INTO {q} SELECT * FROM __hw_batch")
+    finally:
+        con.unregister("__hw_batch")
+
+
+def _plain_jsonl_bytes(paths: list[str], fmt: str | None) -> int:
+    total = 0
+    for p in paths:
+        if (fmt or detect_format(p)) == "jsonl" and not is_gzip(p):
+            total += os.path.getsize(p)
+    return total
+
+
+def choose_workers(paths: list[str], fmt: str | None, workers: int) -> int:
+    """``workers`` if given (>= 1); for 0, the CPU count when there is enough plain JSONL, else 1."""
+    if workers >= 1:
+        return workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus <= 1 or _plain_jsonl_bytes(paths, fmt) < AUTO_PARALLEL_BYTES:
+        return 1
+    return min(cpus, 8)
+
+
+def _check_inputs(paths: list[str]) -> None:
+    for p in paths:
+        if not os.path.isfile(p):
+            raise IngestError(f"{p}: no such file")
+
+
+def load_events(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str | Path],
+    *,
+    table: str = "events",
+    workers: int = 0,
+    fmt: str | None = None,
+    adapter: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+    strict: bool = False,
+    max_line_bytes: int = 8 << 20,
+    progress: Progress | None = None,
+    batch_rows: int = BATCH_ROWS,
+    range_bytes: int | None = None,
+    tmp_dir: str | Path | None = None,
+) -> IngestStats:
+    """Create (or replace) DuckDB table ``table`` with one ``EVENT_COLUMNS`` row per good record.
+
+    Rows keep input order. ``workers``: 0 = automatic (a process pool for large plain JSONL),
+    1 = in this process, N = a pool of N processes. ``progress`` is called with the number
+    of records read so far. Bad records are counted in the returned stats; in strict mode
+    the first one raises :class:`IngestError` (``file:line: reason``) and the table keeps
+    the rows inserted before it.
+    """
+    files = [str(p) for p in paths]
+    _check_inputs(files)
+    opts = ParseOptions(fmt, adapter, dict(mapping) if mapping else None, strict, max_line_bytes, batch_rows)
+    make_parser(adapter, opts.mapping)  # fail fast on a bad adapter name or mapping
+    q = create_events_table(con, table)
+    n = choose_workers(files, fmt, workers)
+    if n <= 1:
+        return _load_serial(con, q, files, opts, progress)
+    return _load_parallel(con, q, files, opts, progress, n, range_bytes, tmp_dir)
+
+
+def _load_serial(
+    con: duckdb.DuckDBPyConnection, q: str, files: list[str], opts: ParseOptions, progress: Progress | None
+) -> IngestStats:
+    stats = IngestStats()
+    parse = make_parser(opts.adapter, opts.mapping, keep_extra=False)
+    builder = EventBatchBuilder()
+
+    def flush() -> None:
+        if len(builder):
+            insert_arrow(con, q, pa.Table.from_batches([builder.flush()]))
+        if progress is not None:
+            progress(stats.records_ok + stats.records_bad)
+
+    for path in files:
+        stats.files += 1
+        builder.source = path
+        records = iter_records(path, fmt=opts.fmt, max_line_bytes=opts.max_line_bytes, stats=stats)
+        try:
+            for line, ex in parse_records(records, parse, source=path, strict=opts.strict, stats=stats):
+                builder.add(ex, line)
+                if len(builder) >= opts.batch_rows:
+                    flush()
+        finally:
+            flush()
+    return stats
+
+
+def _load_parallel(
+    con: duckdb.DuckDBPyConnection,
+    q: str,
+    files: list[str],
+    opts: ParseOptions,
+    progress: Progress | None,
+    workers: int,
+    range_bytes: int | None,
+    tmp_dir: str | Path | None,
+) -> IngestStats:
+    plain = _plain_jsonl_bytes(files, opts.fmt)
+    size = range_bytes or max(16 << 20, min(256 << 20, plain // (workers * 8) + 1))
+    tasks = plan(files, opts.fmt, size)
+    stats = IngestStats()
+    offsets: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    workdir = tempfile.mkdtemp(prefix="hydrawatch-ingest-", dir=tmp_dir)
+    jobs = [(opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks)]
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        with ctx.Pool(min(workers, len(tasks))) as pool:
+            for (_, task, _), res in zip(jobs, pool.imap(run_task, jobs), strict=True):
+                offset = offsets.get(task.path, 0)
+                stats.merge(res.stats, line_offset=offset)
+                seen[task.path] = seen.get(task.path, 0) + res.stats.records_ok + res.stats.records_bad
+                try:
+                    if res.part and res.rows:
+                        insert_arrow(con, q, read_part(res.part), offset)
+                finally:
+                    remove_part(res.part)
+                if res.error is not None:
+                    line, reason = res.error
+                    raise IngestError(reason if line < 0 else f"{task.path}:{line + offset}: {reason}")
+                offsets[task.path] = offset + res.lines
+                if progress is not None:
+                    progress(stats.records_ok + stats.records_bad)
+                if _is_last_range(task, offsets) and seen[task.path] == 0:
+                    stats.warnings.append(f"{task.path}: no records (empty file)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return stats
+
+
+def _is_last_range(task: Task, offsets: dict[str, int]) -> bool:
+    return task.end is None or task.end >= os.path.getsize(task.path)

@@ -1,0 +1,86 @@
+"""The in-process quota store: plain dicts, updated without any ``await`` in between.
+
+asyncio runs one coroutine at a time, so a reserve's "read all counters, check, add" is
+atomic without a lock. Counters are dropped once their window (plus one window of grace)
+has passed."""
+
+from __future__ import annotations
+
+import time
+
+from hydrawatch.quota.limits import QuotaLimits
+from hydrawatch.quota.plan import accepted, denial, plan_charges, remaining_of, settle_deltas
+from hydrawatch.quota.store import new_reservation_id
+from hydrawatch.quota.usage import Denied, Reservation, Usage
+
+_PENDING_SECONDS = 86_400 + 3_600  # an unsettled reservation is forgotten (its estimate stays charged)
+_PRUNE_EVERY = 5.0  # seconds between sweeps of expired counters
+
+
+class InMemoryQuotaStore:
+    def __init__(self, limits: QuotaLimits) -> None:
+        self.limits = limits
+        self._counters: dict[str, tuple[int, float]] = {}  # key -> (value, expires_at)
+        self._pending: dict[str, tuple[Reservation, float]] = {}
+        self._last_prune = 0.0
+
+    def _prune(self, now: float) -> None:
+        if now - self._last_prune < _PRUNE_EVERY:
+            return
+        self._last_prune = now
+        self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
+        self._pending = {k: v for k, v in self._pending.items() if v[1] > now}
+
+    def _value(self, key: str, now: float) -> int:
+        entry = self._counters.get(key)
+        return entry[0] if entry is not None and entry[1] > now else 0
+
+    async def reserve(
+        self,
+        account_id: str,
+        campaign_id: str | None,
+        estimate: Usage,
+        now: float | None = None,
+        *,
+        tier: str | None = None,
+        factor: float = 1.0,
+    ) -> Reservation | Denied:
+        now = time.time() if now is None else now
+        self._prune(now)
+        charges = plan_charges(self.limits, account_id, campaign_id, estimate, now, tier, factor)
+        current = [self._value(c.key, now) for c in charges]
+        if not all(c.fits(v) for c, v in zip(charges, current, strict=True)):
+            return denial(charges, current, now)
+        for c, v in zip(charges, current, strict=True):
+            self._counters[c.key] = (v + c.amount, now + c.ttl(now))
+        r = accepted(new_reservation_id(), account_id, campaign_id, estimate, charges, current, now)
+        self._pending[r.id] = (r, now + _PENDING_SECONDS)
+        return r
+
+    async def settle(self, reservation: Reservation, actual: Usage) -> None:
+        if self._pending.pop(reservation.id, None) is None:
+            return  # unknown, failed-open or already settled: exactly once
+        for key, delta in settle_deltas(reservation, actual):
+            entry = self._counters.get(key)
+            if entry is not None and delta:
+                self._counters[key] = (entry[0] + delta, entry[1])
+
+    async def remaining(
+        self,
+        account_id: str,
+        campaign_id: str | None,
+        *,
+        tier: str | None = None,
+        factor: float = 1.0,
+        now: float | None = None,
+    ) -> dict[str, int]:
+        now = time.time() if now is None else now
+        charges = plan_charges(self.limits, account_id, campaign_id, Usage(0, 0, 0), now, tier, factor)
+        return remaining_of(charges, [self._value(c.key, now) for c in charges])
+
+    async def reservation(self, reservation_id: str) -> Reservation | None:
+        entry = self._pending.get(reservation_id)
+        return None if entry is None else entry[0]
+
+    async def close(self) -> None:
+        return None

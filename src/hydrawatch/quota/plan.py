@@ -1,0 +1,126 @@
+"""Backend-independent quota arithmetic: which counters a request touches, and the answers.
+
+Both stores (in-process and Redis) call these functions, so they agree by construction;
+only "read the counters, check, add" differs (a dict vs one Lua script)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hydrawatch.quota.limits import METRICS, Limit, QuotaLimits
+from hydrawatch.quota.usage import Denied, Metric, Reservation, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One counter a reservation is checked against and added to."""
+
+    limit: Limit
+    key: str  # counter key, without the store's prefix
+    amount: int  # what the estimate adds to it
+    cap: int  # the limit after the throttle factor
+    window_end: float  # epoch seconds when the counter's window ends
+
+    def ttl(self, now: float) -> int:
+        """Seconds the counter must live: to its window's end plus one window of grace."""
+        return max(1, math.ceil(self.window_end - now) + self.limit.seconds)
+
+    def fits(self, current: int) -> bool:
+        return self.amount <= 0 or current + self.amount <= self.cap
+
+
+def counter_key(limit: Limit, owner: str, now: float) -> tuple[str, float]:
+    """The counter of ``limit`` for ``owner`` (account or campaign id) in the window holding ``now``."""
+    index = math.floor(now / limit.seconds)
+    return f"{limit.scope}:{owner}:{limit.metric}:{limit.window}:{index}", float((index + 1) * limit.seconds)
+
+
+def effective_cap(limit: Limit, factor: float) -> int:
+    """A throttle factor scales account limits (never campaign ones); NaN or < 0 count as 1 and 0."""
+    if limit.scope != "account" or factor == 1.0:
+        return limit.value
+    if math.isnan(factor):
+        return limit.value
+    return max(0, math.floor(limit.value * max(0.0, factor)))
+
+
+def plan_charges(
+    limits: QuotaLimits,
+    account_id: str,
+    campaign_id: str | None,
+    estimate: Usage,
+    now: float,
+    tier: str | None = None,
+    factor: float = 1.0,
+) -> list[Charge]:
+    """Every counter a reservation touches, in config order: account limits, then campaign ones."""
+    charges: list[Charge] = []
+    owners: list[tuple[tuple[Limit, ...], str]] = [(limits.account_limits(tier), account_id)]
+    if campaign_id:
+        owners.append((limits.campaign, campaign_id))
+    for group, owner in owners:
+        for limit in group:
+            key, end = counter_key(limit, owner, now)
+            charges.append(
+                Charge(limit, key, estimate.amount(limit.metric), effective_cap(limit, factor), end)
+            )
+    return charges
+
+
+def remaining_of(charges: Sequence[Charge], values: Sequence[int]) -> dict[str, int]:
+    """Budget left per limit name, given each counter's value (never below 0)."""
+    return {c.limit.name: max(0, c.cap - v) for c, v in zip(charges, values, strict=True)}
+
+
+def denial(charges: Sequence[Charge], current: Sequence[int], now: float) -> Denied:
+    """The answer when some counter would overflow: the limit whose window ends last
+    (retrying before then would fail again), with the budget left everywhere."""
+    failing = [c for c, v in zip(charges, current, strict=True) if not c.fits(v)]
+    worst = max(failing, key=lambda c: c.window_end)
+    text = worst.limit.description
+    if worst.amount > worst.cap:
+        text += " (this request alone exceeds the limit)"
+    return Denied(
+        limit=text, retry_after=max(0.0, worst.window_end - now), remaining=remaining_of(charges, current)
+    )
+
+
+def accepted(
+    reservation_id: str,
+    account_id: str,
+    campaign_id: str | None,
+    estimate: Usage,
+    charges: Sequence[Charge],
+    before: Sequence[int],
+    now: float,
+) -> Reservation:
+    after = [v + c.amount for c, v in zip(charges, before, strict=True)]
+    return Reservation(
+        id=reservation_id,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        estimate=estimate,
+        remaining=remaining_of(charges, after),
+        ts=now,
+        charged=tuple((c.key, c.limit.metric) for c in charges),
+    )
+
+
+def settle_deltas(reservation: Reservation, actual: Usage) -> list[tuple[str, int]]:
+    """(counter key, amount to add) replacing the estimate by the actual usage."""
+    out: list[tuple[str, int]] = []
+    for key, metric in reservation.charged:
+        delta = actual.amount(metric) - reservation.estimate.amount(metric)
+        out.append((key, delta))
+    return out
+
+
+def metric_of(name: str) -> Metric | None:
+    """The metric of a limit name (``campaign-output-tokens-day`` -> ``output-tokens``)."""
+    base = name.removeprefix("campaign-").rpartition("-")[0]
+    for m in METRICS:
+        if base == m:
+            return m
+    return None
