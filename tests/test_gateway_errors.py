@@ -12,6 +12,8 @@ import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from hydrawatch.policy import Verdict
 from test_gateway_support import (
     GatewayServer,
     Seen,
@@ -21,8 +23,6 @@ from test_gateway_support import (
     run_servers,
 )
 
-from hydrawatch.policy import Verdict
-
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[tuple[ServerThread, Seen]]:
@@ -30,7 +30,9 @@ def upstream() -> Iterator[tuple[ServerThread, Seen]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: tuple[ServerThread, Seen], tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+def gateway(
+    upstream: tuple[ServerThread, Seen], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayServer]:
     up, _ = upstream
     cfg = gateway_config(
         tmp_path_factory.mktemp("state"),
@@ -41,6 +43,12 @@ def gateway(upstream: tuple[ServerThread, Seen], tmp_path_factory: pytest.TempPa
     )
     with GatewayServer(cfg) as gw:
         yield gw
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +133,26 @@ def test_400_bad_requests(gateway: GatewayServer, key: str) -> None:
     assert_openai_error(r, 400)
     r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": 5, **CHAT}, headers=h)
     assert assert_openai_error(r, 400)["param"] == "model"
-    r = httpx.post(gateway.url + "/v1/messages", json={"model": "fake-a", "max_tokens": "ten", "messages": []}, headers=h)
+    r = httpx.post(
+        gateway.url + "/v1/messages", json={"model": "fake-a", "max_tokens": "ten", "messages": []}, headers=h
+    )
     assert assert_anthropic_error(r, 400)["type"] == "invalid_request_error"
-    r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "fake-a", **CHAT, "stream": "yes"}, headers=h)
+    r = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "fake-a", **CHAT, "stream": "yes"}, headers=h
+    )
     assert_openai_error(r, 400)
     with pytest.raises(openai.BadRequestError):
         oai(gateway, key).chat.completions.create(model="fake-a", messages="hello")  # type: ignore[arg-type]
 
 
-def test_unknown_fields_pass_through(gateway: GatewayServer, key: str, upstream: tuple[ServerThread, Seen]) -> None:
+def test_unknown_fields_pass_through(
+    gateway: GatewayServer, key: str, upstream: tuple[ServerThread, Seen]
+) -> None:
     h = {"authorization": f"Bearer {key}"}
     r = httpx.post(
-        gateway.url + "/v1/chat/completions", json={"model": "fake-a", **CHAT, "x_custom": {"a": 1}}, headers=h
+        gateway.url + "/v1/chat/completions",
+        json={"model": "fake-a", **CHAT, "x_custom": {"a": 1}},
+        headers=h,
     )
     assert r.status_code == 200
     assert upstream[1].bodies[-1]["x_custom"] == {"a": 1}
@@ -191,12 +207,16 @@ def test_dropped_stream_ends_with_an_error_event(gateway: GatewayServer, key: st
     with pytest.raises(openai.APIError):
         for _ in oai(gateway, key).chat.completions.create(model="fake-drop", stream=True, **CHAT):  # type: ignore[call-overload]
             pass
-    with pytest.raises(anthropic.APIStatusError):
-        with ant(gateway, key).messages.stream(model="fake-drop", **MSG) as s:  # type: ignore[arg-type]
-            for _ in s:
-                pass
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        ant(gateway, key).messages.stream(model="fake-drop", **MSG) as s,  # type: ignore[arg-type]
+    ):
+        for _ in s:
+            pass
     r = httpx.post(
-        gateway.url + "/v1/messages", json={"model": "fake-drop", "stream": True, **MSG}, headers={"x-api-key": key}
+        gateway.url + "/v1/messages",
+        json={"model": "fake-drop", "stream": True, **MSG},
+        headers={"x-api-key": key},
     )
     assert r.text.rstrip().endswith("}") and "event: error" in r.text
 
@@ -223,8 +243,14 @@ def test_unrouted_model_is_404() -> None:
 
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 FIELDS = st.fixed_dictionaries(
@@ -233,7 +259,9 @@ FIELDS = st.fixed_dictionaries(
         "model": JSONISH | st.sampled_from(["fake-a", "fake-b"]),
         "messages": JSONISH
         | st.lists(
-            st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", 3]), "content": JSONISH}),
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "system", "assistant", 3]), "content": JSONISH}
+            ),
             max_size=3,
         ),
         "prompt": JSONISH,
@@ -255,14 +283,18 @@ FIELDS = st.fixed_dictionaries(
     path=st.sampled_from(["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages"]),
     body=FIELDS | JSONISH,
 )
-def test_bad_input_never_500(gateway: GatewayServer, key: str, path: str, body: Any) -> None:
+def test_bad_input_never_500(
+    gateway: GatewayServer, key: str, http: httpx.Client, path: str, body: Any
+) -> None:
     import orjson
 
     try:
         content = orjson.dumps(body)
     except TypeError:
         return
-    r = httpx.post(gateway.url + path, content=content, headers={"x-api-key": key, "content-type": "application/json"})
+    r = http.post(
+        gateway.url + path, content=content, headers={"x-api-key": key, "content-type": "application/json"}
+    )
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         doc = r.json()
@@ -271,9 +303,11 @@ def test_bad_input_never_500(gateway: GatewayServer, key: str, path: str, body: 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=200), auth=st.text(max_size=40))
-def test_garbage_bytes_and_headers_never_500(gateway: GatewayServer, key: str, raw: bytes, auth: str) -> None:
+def test_garbage_bytes_and_headers_never_500(
+    gateway: GatewayServer, key: str, http: httpx.Client, raw: bytes, auth: str
+) -> None:
     headers = {"x-api-key": key}
     if auth.isascii() and auth.isprintable():
         headers["authorization"] = auth
-    r = httpx.post(gateway.url + "/v1/chat/completions", content=raw, headers=headers)
+    r = http.post(gateway.url + "/v1/chat/completions", content=raw, headers=headers)
     assert r.status_code < 500, r.text

@@ -9,7 +9,17 @@ import anthropic
 import httpx
 import openai
 import pytest
-from test_gateway_support import IN_TOKENS, OUT_TOKENS, TEXT, GatewayServer, Seen, ServerThread, gateway_config, run_servers
+
+from test_gateway_support import (
+    IN_TOKENS,
+    OUT_TOKENS,
+    TEXT,
+    GatewayServer,
+    Seen,
+    ServerThread,
+    gateway_config,
+    run_servers,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +28,9 @@ def upstream() -> Iterator[tuple[ServerThread, Seen]]:
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: tuple[ServerThread, Seen], tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+def gateway(
+    upstream: tuple[ServerThread, Seen], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayServer]:
     up, _ = upstream
     with GatewayServer(gateway_config(tmp_path_factory.mktemp("state"), up.url)) as gw:
         yield gw
@@ -37,7 +49,9 @@ def ant(gateway: GatewayServer, key: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0)
 
 
-def test_openai_chat_non_streaming(gateway: GatewayServer, key: str, upstream: tuple[ServerThread, Seen]) -> None:
+def test_openai_chat_non_streaming(
+    gateway: GatewayServer, key: str, upstream: tuple[ServerThread, Seen]
+) -> None:
     client = oai(gateway, key)
     raw = client.chat.completions.with_raw_response.create(
         model="fake-a", messages=[{"role": "user", "content": "hi there"}], max_tokens=50
@@ -107,7 +121,9 @@ def test_openai_models_list(gateway: GatewayServer, key: str) -> None:
 
 def test_anthropic_messages_non_streaming(gateway: GatewayServer, key: str) -> None:
     client = ant(gateway, key)
-    msg = client.messages.create(model="fake-a", max_tokens=100, messages=[{"role": "user", "content": "hello"}])
+    msg = client.messages.create(
+        model="fake-a", max_tokens=100, messages=[{"role": "user", "content": "hello"}]
+    )
     assert msg.content[0].type == "text" and msg.content[0].text == TEXT
     assert msg.usage.input_tokens == IN_TOKENS and msg.usage.output_tokens == OUT_TOKENS
 
@@ -148,7 +164,12 @@ def test_usage_is_recorded_exactly(gateway: GatewayServer, key: str) -> None:
     events = gateway.events()
     by_prompt = {e["prompt"]: e for e in events}
     s = by_prompt["recorded stream"]
-    assert (s["input_tokens"], s["output_tokens"], s["status"], s["stream"]) == (IN_TOKENS, OUT_TOKENS, 200, True)
+    assert (s["input_tokens"], s["output_tokens"], s["status"], s["stream"]) == (
+        IN_TOKENS,
+        OUT_TOKENS,
+        200,
+        True,
+    )
     assert s["account_id"] == "acct-sdk" and s["source"] == "gateway" and s["latency_ms"] > 0
     assert s["response_chars"] == len(TEXT) and s["max_tokens"] == 100
     c = by_prompt["recorded chat"]

@@ -103,7 +103,11 @@ def fake_upstream(seen: Seen) -> Starlette:
         if early is not None:
             return early
         reasoning = model == "fake-reasoning"
-        usage = {"prompt_tokens": IN_TOKENS, "completion_tokens": OUT_TOKENS, "total_tokens": IN_TOKENS + OUT_TOKENS}
+        usage = {
+            "prompt_tokens": IN_TOKENS,
+            "completion_tokens": OUT_TOKENS,
+            "total_tokens": IN_TOKENS + OUT_TOKENS,
+        }
         if not body.get("stream"):
             msg: dict[str, Any] = {"role": "assistant", "content": TEXT}
             if reasoning:
@@ -125,13 +129,26 @@ def fake_upstream(seen: Seen) -> Starlette:
         words, delay = _delays(model)
 
         async def gen() -> AsyncIterator[bytes]:
-            base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model}
+            base = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": model,
+            }
             extra = {"usage": None} if include else {}
             try:
-                yield _sse({**base, **extra, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+                yield _sse(
+                    {
+                        **base,
+                        **extra,
+                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+                    }
+                )
                 if reasoning:
                     for t in THINKING:
-                        yield _sse({**base, **extra, "choices": [{"index": 0, "delta": {"reasoning_content": t}}]})
+                        yield _sse(
+                            {**base, **extra, "choices": [{"index": 0, "delta": {"reasoning_content": t}}]}
+                        )
                 for i, w in enumerate(words):
                     if model == "fake-drop" and i == 2:
                         raise RuntimeError("fake upstream drops the stream")
@@ -155,7 +172,11 @@ def fake_upstream(seen: Seen) -> Starlette:
         body, model, early = await common(request, anthropic=False)
         if early is not None:
             return early
-        usage = {"prompt_tokens": IN_TOKENS, "completion_tokens": OUT_TOKENS, "total_tokens": IN_TOKENS + OUT_TOKENS}
+        usage = {
+            "prompt_tokens": IN_TOKENS,
+            "completion_tokens": OUT_TOKENS,
+            "total_tokens": IN_TOKENS + OUT_TOKENS,
+        }
         base = {"id": "cmpl-fake", "object": "text_completion", "created": 1_700_000_000, "model": model}
         if not body.get("stream"):
             return JSONResponse(
@@ -169,7 +190,9 @@ def fake_upstream(seen: Seen) -> Starlette:
 
         async def gen() -> AsyncIterator[bytes]:
             for w in WORDS:
-                yield _sse({**base, "choices": [{"index": 0, "text": w, "finish_reason": None, "logprobs": None}]})
+                yield _sse(
+                    {**base, "choices": [{"index": 0, "text": w, "finish_reason": None, "logprobs": None}]}
+                )
             if include:
                 yield _sse({**base, "choices": [], "usage": usage})
             yield b"data: [DONE]\n\n"
@@ -226,7 +249,9 @@ def fake_upstream(seen: Seen) -> Starlette:
 
             yield ev("response.created", response=_response_obj(model, "in_progress", None))
             for w in WORDS:
-                yield ev("response.output_text.delta", item_id="msg_fake", output_index=0, content_index=0, delta=w)
+                yield ev(
+                    "response.output_text.delta", item_id="msg_fake", output_index=0, content_index=0, delta=w
+                )
             yield ev("response.completed", response=_response_obj(model, "completed", TEXT))
 
         return StreamingResponse(gen(), media_type="text/event-stream")
@@ -270,28 +295,52 @@ def fake_upstream(seen: Seen) -> Starlette:
                 yield _sse({"type": "message_start", "message": msg}, "message_start")
                 idx = 0
                 if reasoning:
-                    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}
+                    start = {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "thinking", "thinking": ""},
+                    }
                     yield _sse(start, "content_block_start")
                     for t in THINKING:
-                        d = {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": t}}
+                        d = {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "thinking_delta", "thinking": t},
+                        }
                         yield _sse(d, "content_block_delta")
-                    sig = {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "s"}}
+                    sig = {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "signature_delta", "signature": "s"},
+                    }
                     yield _sse(sig, "content_block_delta")
                     yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
                     idx = 1
-                start = {"type": "content_block_start", "index": idx, "content_block": {"type": "text", "text": ""}}
+                start = {
+                    "type": "content_block_start",
+                    "index": idx,
+                    "content_block": {"type": "text", "text": ""},
+                }
                 yield _sse(start, "content_block_start")
                 yield _sse({"type": "ping"}, "ping")
                 for i, w in enumerate(words):
                     if model == "fake-drop" and i == 2:
                         raise RuntimeError("fake upstream drops the stream")
-                    d = {"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": w}}
+                    d = {
+                        "type": "content_block_delta",
+                        "index": idx,
+                        "delta": {"type": "text_delta", "text": w},
+                    }
                     yield _sse(d, "content_block_delta")
                     if delay:
                         await asyncio.sleep(delay)
                 yield _sse({"type": "content_block_stop", "index": idx}, "content_block_stop")
                 out_usage = {} if model == "fake-nousage" else {"usage": {"output_tokens": len(words)}}
-                md = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, **out_usage}
+                md = {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    **out_usage,
+                }
                 yield _sse(md, "message_delta")
                 yield _sse({"type": "message_stop"}, "message_stop")
             except asyncio.CancelledError:
@@ -303,10 +352,16 @@ def fake_upstream(seen: Seen) -> Starlette:
     async def models(request: Request) -> Response:
         ids = ["fake-a", "fake-b", "other-c"]
         if "anthropic-version" in request.headers:
-            data = [{"type": "model", "id": i, "display_name": i, "created_at": "2025-01-01T00:00:00Z"} for i in ids]
+            data = [
+                {"type": "model", "id": i, "display_name": i, "created_at": "2025-01-01T00:00:00Z"}
+                for i in ids
+            ]
             return JSONResponse({"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]})
         return JSONResponse(
-            {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]}
+            {
+                "object": "list",
+                "data": [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids],
+            }
         )
 
     return Starlette(
@@ -327,7 +382,14 @@ class ServerThread:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="on", loop="asyncio"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            loop="asyncio",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -28,7 +28,11 @@ OPENAI_LOG: dict[str, Any] = {
     "response": {
         "model": "gpt-x-2026-02",
         "choices": [{"message": {"role": "assistant", "content": "First, ..."}}],
-        "usage": {"prompt_tokens": 30, "completion_tokens": 120, "completion_tokens_details": {"reasoning_tokens": 64}},
+        "usage": {
+            "prompt_tokens": 30,
+            "completion_tokens": 120,
+            "completion_tokens_details": {"reasoning_tokens": 64},
+        },
     },
     "region": "eu",
 }
@@ -45,7 +49,10 @@ ANTHROPIC_STREAM_LOG: dict[str, Any] = {
         "stream": True,
     },
     "response": [
-        {"type": "message_start", "message": {"model": "claude-x", "usage": {"input_tokens": 11, "output_tokens": 1}}},
+        {
+            "type": "message_start",
+            "message": {"model": "claude-x", "usage": {"input_tokens": 11, "output_tokens": 1}},
+        },
         {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hmm"}},
         {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hel"}},
         {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "lo"}},
@@ -126,7 +133,10 @@ def test_openai_stream_chunks() -> None:
     log = {
         **OPENAI_LOG,
         "response": [
-            {"object": "chat.completion.chunk", "choices": [{"delta": {"role": "assistant", "content": "A"}}]},
+            {
+                "object": "chat.completion.chunk",
+                "choices": [{"delta": {"role": "assistant", "content": "A"}}],
+            },
             {"object": "chat.completion.chunk", "choices": [{"delta": {"content": "B"}}]},
             {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
         ],

@@ -35,13 +35,13 @@ def test_ts_forms(ts: Any, expected: float) -> None:
 
 @pytest.mark.parametrize("ts", ["yesterday", "2026-13-01T00:00:00Z", -5, float("nan"), True, [1], None, ""])
 def test_bad_ts(ts: Any) -> None:
-    with pytest.raises(BadRecord, match="^ts"):
+    with pytest.raises(BadRecord, match=r"^ts"):
         parse_record(rec(ts=ts))
 
 
 @pytest.mark.parametrize("account", [None, "", "   ", {"id": 1}, True])
 def test_account_id_required(account: Any) -> None:
-    with pytest.raises(BadRecord, match="^account_id"):
+    with pytest.raises(BadRecord, match=r"^account_id"):
         parse_record(rec(account_id=account))
 
 
@@ -161,7 +161,14 @@ def test_not_an_object() -> None:
 
 def test_params_variants() -> None:
     p = parse_record(
-        rec(params={"max_output_tokens": 9, "reasoning": {"effort": "low"}, "functions": [{}], "thinking": 500})
+        rec(
+            params={
+                "max_output_tokens": 9,
+                "reasoning": {"effort": "low"},
+                "functions": [{}],
+                "thinking": 500,
+            }
+        )
     ).params
     assert (p.max_tokens, p.reasoning_effort, p.n_tools, p.thinking_budget) == (9, "low", 1, 500)
     p = parse_record(rec(params={"logprobs": 1, "stream": "true", "n_tools": 4})).params
@@ -171,7 +178,11 @@ def test_params_variants() -> None:
 def test_response_object_gives_text_and_usage() -> None:
     body = {
         "choices": [{"message": {"role": "assistant", "content": "ans"}}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 7, "completion_tokens_details": {"reasoning_tokens": 2}},
+        "usage": {
+            "prompt_tokens": 5,
+            "completion_tokens": 7,
+            "completion_tokens_details": {"reasoning_tokens": 2},
+        },
     }
     ex = parse_record(rec(response=body))
     assert (ex.response, ex.input_tokens, ex.output_tokens, ex.reasoning_tokens) == ("ans", 5, 7, 2)

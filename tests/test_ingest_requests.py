@@ -14,7 +14,10 @@ def test_openai_chat_body_with_parts_and_params() -> None:
         "model": "gpt-x",
         "messages": [
             {"role": "developer", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "what is"}, {"type": "image_url", "image_url": {}}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "what is"}, {"type": "image_url", "image_url": {}}],
+            },
             {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}, {"id": "2"}]},
             {"role": "tool", "content": "42"},
             {"role": "user", "content": "and why?"},
@@ -37,7 +40,14 @@ def test_openai_chat_body_with_parts_and_params() -> None:
     assert ex.messages[1].content == "[tool_call]\n[tool_call]"
     assert ex.prompt == "and why?"
     p = ex.params
-    assert (p.max_tokens, p.temperature, p.n, p.logprobs, p.top_logprobs, p.stream) == (300, 0.2, 2, True, 5, True)
+    assert (p.max_tokens, p.temperature, p.n, p.logprobs, p.top_logprobs, p.stream) == (
+        300,
+        0.2,
+        2,
+        True,
+        5,
+        True,
+    )
     assert p.n_tools == 3 and p.reasoning_effort == "high" and p.thinking_budget is None
 
 

@@ -41,6 +41,8 @@ def small_limits(prefix: str) -> QuotaLimits:
         {
             "quotas": {
                 "key_prefix": prefix,
+                "timeout_ms": 5000,  # a loaded test machine must not turn into state errors
+                "input_estimate_margin": 0,
                 "tiers": {
                     "standard": {"tokens-minute": 1000, "tokens-day": 5000, "requests-minute": 10},
                     "big": {"tokens-minute": 100_000},
@@ -233,5 +235,18 @@ def test_concurrent_reservations_never_overshoot(store_factory: Any) -> None:
         await asyncio.gather(*(store.settle(r, Usage(60, 10)) for r in ok))
         left = await store.remaining("acct-0", "camp", tier="big", now=now)
         assert left["campaign-tokens-minute"] == 1500 - 15 * 70
+
+    use(store_factory, body)
+
+
+def test_input_margin_holds_budget_until_settle(store_factory: Any) -> None:
+    async def body(store: QuotaStore) -> None:
+        object.__setattr__(store.limits, "input_margin", 0.5)  # type: ignore[attr-defined]
+        now = time.time()
+        r = await store.reserve("m", None, Usage(100, 100), now)
+        assert isinstance(r, Reservation)
+        assert r.estimate == Usage(150, 100, 1) and r.remaining["tokens-minute"] == 750
+        await store.settle(r, Usage(130, 20))
+        assert (await store.remaining("m", None, now=now))["tokens-minute"] == 850
 
     use(store_factory, body)

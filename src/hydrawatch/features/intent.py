@@ -84,7 +84,7 @@ def _embedder() -> Any:
 
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
     e = np.asarray(_embedder().embed(texts, norm=True), dtype=np.float32)
-    return e
+    return np.nan_to_num(e, copy=False)  # an empty text embeds to 0/0
 
 
 @dataclass

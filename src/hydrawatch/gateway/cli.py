@@ -63,7 +63,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _with_store(cfg: GatewayConfig, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-    from hydrawatch.gateway.state import open_key_store
+    from hydrawatch.gateway.keystore import open_key_store
 
     store = open_key_store(cfg)
     try:
@@ -93,6 +93,13 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the gateway: an OpenAI/Anthropic-compatible proxy and decision API."""
+    for u in upstreams:
+        if not u.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{u!r}: must start with http:// or https://", param_hint="--upstream")
+    ups = tuple(UpstreamConfig(base_url=u.rstrip("/"), name=f"upstream{i}") for i, u in enumerate(upstreams))
+    cfg = _config(config_path, state_dir, redis_url, host=host, port=port, upstreams=ups or None)
+    if not cfg.upstreams:
+        raise click.ClickException("no upstream: give --upstream URL or `upstreams:` in the config file")
     import logging
 
     import uvicorn
@@ -101,13 +108,6 @@ def serve(
     from hydrawatch.policy import Policy, PolicyError
     from hydrawatch.quota import QuotaConfigError, load_limits
 
-    for u in upstreams:
-        if not u.startswith(("http://", "https://")):
-            raise click.BadParameter(f"{u!r}: must start with http:// or https://", param_hint="--upstream")
-    ups = tuple(UpstreamConfig(base_url=u.rstrip("/"), name=f"upstream{i}") for i, u in enumerate(upstreams))
-    cfg = _config(config_path, state_dir, redis_url, host=host, port=port, upstreams=ups or None)
-    if not cfg.upstreams:
-        raise click.ClickException("no upstream: give --upstream URL or `upstreams:` in the config file")
     try:  # fail before binding the port, with the file and key named
         Policy.load(cfg.policy_file)
         load_limits(dict(cfg.quotas))
@@ -131,6 +131,8 @@ def serve(
         access_log=False,
         log_level=log_level,
         lifespan="on",
+        proxy_headers=False,  # the gateway resolves client IPs itself (trusted_proxies)
+        server_header=False,
         timeout_graceful_shutdown=10,
     )
 

@@ -17,7 +17,10 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hydrawatch.gateway.config import GatewayConfig
 
 KEY_PREFIX = "hw-"
 
@@ -358,3 +361,13 @@ class RedisKeyStore:
 
     async def close(self) -> None:
         await self._r.aclose()
+
+
+def open_key_store(config: GatewayConfig) -> KeyStore:
+    """The key store the CLI and ``serve`` share (SQLite in state_dir, or Redis)."""
+    if config.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        return RedisKeyStore(client, config.redis_prefix, config.key_secret)
+    return SqliteKeyStore(config.state_dir, config.key_secret)

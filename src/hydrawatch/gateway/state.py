@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 from hydrawatch.gateway.auth import Authenticator
 from hydrawatch.gateway.clientip import ClientIpResolver
 from hydrawatch.gateway.config import GatewayConfig
-from hydrawatch.gateway.keystore import KeyStore, RedisKeyStore, SqliteKeyStore
+from hydrawatch.gateway.keystore import KeyStore, open_key_store
 from hydrawatch.gateway.live import LiveScoring
 from hydrawatch.gateway.metrics import Metrics
 from hydrawatch.gateway.recorder import DuckDBEventSink, EventSink, RedisEventSink
@@ -27,16 +28,6 @@ from hydrawatch.policy import AuditLog, Policy, VerdictCache, make_verdict_cache
 from hydrawatch.quota import QuotaStore, load_limits, make_quota_store
 
 log = logging.getLogger("hydrawatch.gateway")
-
-
-def open_key_store(config: GatewayConfig) -> KeyStore:
-    """The key store the CLI and ``serve`` share (SQLite in state_dir, or Redis)."""
-    if config.redis_url:
-        import redis.asyncio as aioredis
-
-        client = aioredis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        return RedisKeyStore(client, config.redis_prefix, config.key_secret)
-    return SqliteKeyStore(config.state_dir, config.key_secret)
 
 
 @dataclass(slots=True)
@@ -128,9 +119,14 @@ async def open_state(config: GatewayConfig) -> GatewayState:
             retention_days=rec.retention_days,
         )
     t = config.timeouts
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0)
     http = httpx.AsyncClient(
+        # TCP_NODELAY: request headers and body go out as separate writes; without it Nagle's
+        # algorithm holds the body back until the upstream's delayed ACK (tens of ms)
+        transport=httpx.AsyncHTTPTransport(
+            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        ),
         timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0),
         follow_redirects=False,
         trust_env=False,
     )

@@ -97,15 +97,16 @@ def parse_messages(value: Any) -> tuple[list[Message], list[str]]:
     out: list[Message] = []
     system: list[str] = []
     for i, m in enumerate(value):
-        if not isinstance(m, dict):
+        if type(m) is not dict and not isinstance(m, dict):
             raise BadRecord(f"messages[{i}]: expected an object, got {type(m).__name__}")
         role = m.get("role")
         if type(role) is not str or not role:
             raise BadRecord(f"messages[{i}].role: expected a non-empty string")
-        content = m.get("content")
-        text = content if type(content) is str else flatten_content(content, f"messages[{i}].content")
-        if not text and role == "assistant":
-            text = _tool_call_text(m)
+        text = m.get("content")
+        if type(text) is not str:
+            text = flatten_content(text, f"messages[{i}].content")
+            if not text and role == "assistant":
+                text = _tool_call_text(m)
         if role in SYSTEM_ROLES:
             if text:
                 system.append(text)

@@ -62,6 +62,34 @@ def insert_arrow(con: duckdb.DuckDBPyConnection, q: str, data: pa.Table, line_of
         con.unregister("__hw_batch")
 
 
+def is_events_parquet(path: str, fmt: str | None) -> bool:
+    """True for Parquet already in ``EVENT_COLUMNS`` form (``hydrawatch ingest --out``)."""
+    if (fmt or detect_format(path)) != "parquet":
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names) == list(EVENT_COLUMNS.names)
+    except (pa.ArrowException, OSError):
+        return False
+
+
+def insert_events_parquet(con: duckdb.DuckDBPyConnection, q: str, path: str, stats: IngestStats) -> None:
+    """Copy a normalised events Parquet file as it is (its ``line``/``source`` still name the original log)."""
+    import duckdb
+
+    stats.files += 1
+    stats.bytes += os.path.getsize(path)
+    try:
+        before = con.execute(f"SELECT count(*) FROM {q}").fetchone()
+        con.execute(f"INSERT INTO {q} SELECT * FROM read_parquet(?)", [path])
+        after = con.execute(f"SELECT count(*) FROM {q}").fetchone()
+    except duckdb.Error as e:
+        stats.add_bad(path, 1, f"unreadable events Parquet: {str(e).splitlines()[0]}")
+        return
+    stats.records_ok += (after[0] if after else 0) - (before[0] if before else 0)
+
+
 def _plain_jsonl_bytes(paths: list[str], fmt: str | None) -> int:
     total = 0
     for p in paths:
@@ -134,7 +162,12 @@ def _load_serial(
         if progress is not None:
             progress(stats.records_ok + stats.records_bad)
 
+    direct = opts.adapter in ("auto", "contract") and not opts.mapping
     for path in files:
+        if direct and is_events_parquet(path, opts.fmt):
+            flush()
+            insert_events_parquet(con, q, path, stats)
+            continue
         stats.files += 1
         builder.source = path
         records = iter_records(path, fmt=opts.fmt, max_line_bytes=opts.max_line_bytes, stats=stats)
@@ -160,16 +193,28 @@ def _load_parallel(
 ) -> IngestStats:
     plain = _plain_jsonl_bytes(files, opts.fmt)
     size = range_bytes or max(16 << 20, min(256 << 20, plain // (workers * 8) + 1))
+    direct = opts.adapter in ("auto", "contract") and not opts.mapping
+    copied = {p for p in files if direct and is_events_parquet(p, opts.fmt)}
     tasks = plan(files, opts.fmt, size)
     stats = IngestStats()
     offsets: dict[str, int] = {}
     seen: dict[str, int] = {}
     workdir = tempfile.mkdtemp(prefix="hydrawatch-ingest-", dir=tmp_dir)
-    jobs = [(opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks)]
+    jobs = [
+        (opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks) if t.path not in copied
+    ]
+    if not jobs:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return _load_serial(con, q, files, opts, progress)
     ctx = multiprocessing.get_context("spawn")
     try:
-        with ctx.Pool(min(workers, len(tasks))) as pool:
-            for (_, task, _), res in zip(jobs, pool.imap(run_task, jobs), strict=True):
+        with ctx.Pool(max(1, min(workers, len(jobs)))) as pool:
+            results = pool.imap(run_task, jobs)
+            for task in tasks:
+                if task.path in copied:
+                    insert_events_parquet(con, q, task.path, stats)
+                    continue
+                res = next(results)
                 offset = offsets.get(task.path, 0)
                 stats.merge(res.stats, line_offset=offset)
                 seen[task.path] = seen.get(task.path, 0) + res.stats.records_ok + res.stats.records_bad

@@ -116,12 +116,14 @@ def iter_jsonl(
     pos = start
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    # read1 on gzip returns what one step decompressed, so a truncated stream loses only its last block
+    read = fh.read1 if isinstance(fh, gzip.GzipFile) else fh.read
     while True:
         size = CHUNK_BYTES if end is None else min(CHUNK_BYTES, end - pos)
         if size <= 0:
             break
         try:
-            chunk = fh.read(size)
+            chunk = read(size)
         except _READ_ERRORS as e:
             yield line + 1, Bad(f"file ends early: {e} (records after this point are lost)")
             return

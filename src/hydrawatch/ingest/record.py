@@ -30,6 +30,14 @@ def make_parser(
 
         return contract_only
 
+    if adapter == "auto" and not mapping:
+
+        def auto(obj: Any) -> Exchange:
+            # the common case first: a contract record (what detect_adapter would choose)
+            if type(obj) is dict and "request" not in obj and "request_id" not in obj:
+                return parse_contract(obj, keep_extra=keep_extra)
+            return parse(obj)
+
     def parse(obj: Any) -> Exchange:
         if not isinstance(obj, dict):
             raise BadRecord(f"record: expected a JSON object, got {type(obj).__name__}")
@@ -39,7 +47,7 @@ def make_parser(
             rec = apply_mapping(rec, obj, mapping)
         return parse_contract(rec, keep_extra=keep_extra)
 
-    return parse
+    return auto if adapter == "auto" and not mapping else parse
 
 
 def parse_record(

@@ -1,5 +1,6 @@
 """Token and request quotas per account and per campaign, in-process or shared through Redis."""
 
+from hydrawatch.quota.estimate import estimate_tokens
 from hydrawatch.quota.headers import quota_headers
 from hydrawatch.quota.limits import Limit, QuotaConfigError, QuotaLimits, load_limits
 from hydrawatch.quota.store import QuotaStore, make_quota_store
@@ -13,6 +14,7 @@ __all__ = [
     "QuotaStore",
     "Reservation",
     "Usage",
+    "estimate_tokens",
     "load_limits",
     "make_quota_store",
     "quota_headers",

@@ -81,9 +81,10 @@ class QuotaLimits:
     default_tier: str = "standard"
     on_state_error: OnStateError = "open"
     key_prefix: str = "hydrawatch:quota:"
-    timeout: float = 0.25  # seconds per Redis call before the on_state_error rule applies
+    timeout: float = 0.5  # seconds per Redis call before the on_state_error rule applies
     breaker_seconds: float = 0.5  # after a Redis failure, skip Redis this long
     max_connections: int = 64  # Redis connections per process (callers queue for one)
+    input_margin: float = 0.2  # reserve input tokens x (1 + margin): estimates run low, settle is exact
 
     def account_limits(self, tier: str | None) -> tuple[Limit, ...]:
         """Limits of ``tier``; an unknown or missing tier gets the default tier's limits."""
@@ -128,6 +129,7 @@ _KNOWN_KEYS = {
     "timeout_ms",
     "breaker_ms",
     "max_connections",
+    "input_estimate_margin",
 }
 
 
@@ -177,7 +179,8 @@ def load_limits(cfg: Mapping[str, Any] | None) -> QuotaLimits:
         default_tier=default_tier,
         on_state_error=cast(OnStateError, on_err),
         key_prefix=prefix,
-        timeout=_number(cfg, "timeout_ms", 250) / 1000.0,
+        timeout=_number(cfg, "timeout_ms", 500) / 1000.0,
         breaker_seconds=_number(cfg, "breaker_ms", 500) / 1000.0,
         max_connections=max(1, int(_number(cfg, "max_connections", 64))),
+        input_margin=_number(cfg, "input_estimate_margin", 0.2),
     )

@@ -2,19 +2,20 @@
 
 asyncio runs one coroutine at a time, so a reserve's "read all counters, check, add" is
 atomic without a lock. Counters are dropped once their window (plus one window of grace)
-has passed."""
+has passed, unsettled reservations after a day and an hour."""
 
 from __future__ import annotations
 
+import heapq
 import time
+from typing import Any
 
 from hydrawatch.quota.limits import QuotaLimits
-from hydrawatch.quota.plan import accepted, denial, plan_charges, remaining_of, settle_deltas
+from hydrawatch.quota.plan import accepted, denial, plan_charges, remaining_of, settle_deltas, with_margin
 from hydrawatch.quota.store import new_reservation_id
 from hydrawatch.quota.usage import Denied, Reservation, Usage
 
 _PENDING_SECONDS = 86_400 + 3_600  # an unsettled reservation is forgotten (its estimate stays charged)
-_PRUNE_EVERY = 5.0  # seconds between sweeps of expired counters
 
 
 class InMemoryQuotaStore:
@@ -22,14 +23,18 @@ class InMemoryQuotaStore:
         self.limits = limits
         self._counters: dict[str, tuple[int, float]] = {}  # key -> (value, expires_at)
         self._pending: dict[str, tuple[Reservation, float]] = {}
-        self._last_prune = 0.0
+        # (expires_at, kind, key): a key's expiry never changes (windows are fixed), so
+        # pruning pops expired keys off the heap in O(log n) each instead of sweeping
+        self._expiries: list[tuple[float, int, str]] = []
 
     def _prune(self, now: float) -> None:
-        if now - self._last_prune < _PRUNE_EVERY:
-            return
-        self._last_prune = now
-        self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
-        self._pending = {k: v for k, v in self._pending.items() if v[1] > now}
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            _, kind, key = heapq.heappop(heap)
+            store: dict[str, Any] = self._counters if kind == 0 else self._pending
+            entry = store.get(key)
+            if entry is not None and entry[1] <= now:
+                del store[key]
 
     def _value(self, key: str, now: float) -> int:
         entry = self._counters.get(key)
@@ -47,14 +52,22 @@ class InMemoryQuotaStore:
     ) -> Reservation | Denied:
         now = time.time() if now is None else now
         self._prune(now)
+        estimate = with_margin(self.limits, estimate)
         charges = plan_charges(self.limits, account_id, campaign_id, estimate, now, tier, factor)
         current = [self._value(c.key, now) for c in charges]
         if not all(c.fits(v) for c, v in zip(charges, current, strict=True)):
             return denial(charges, current, now)
         for c, v in zip(charges, current, strict=True):
-            self._counters[c.key] = (v + c.amount, now + c.ttl(now))
+            entry = self._counters.get(c.key)
+            if entry is None or entry[1] <= now:
+                expires = now + c.ttl(now)
+                heapq.heappush(self._expiries, (expires, 0, c.key))
+            else:
+                expires = entry[1]
+            self._counters[c.key] = (v + c.amount, expires)
         r = accepted(new_reservation_id(), account_id, campaign_id, estimate, charges, current, now)
         self._pending[r.id] = (r, now + _PENDING_SECONDS)
+        heapq.heappush(self._expiries, (now + _PENDING_SECONDS, 1, r.id))
         return r
 
     async def settle(self, reservation: Reservation, actual: Usage) -> None:

@@ -46,6 +46,16 @@ def effective_cap(limit: Limit, factor: float) -> int:
     return max(0, math.floor(limit.value * max(0.0, factor)))
 
 
+def with_margin(limits: QuotaLimits, estimate: Usage) -> Usage:
+    """The estimate a store charges: input tokens raised by ``limits.input_margin`` (settle
+    later replaces it by the real usage, so the margin only holds budget while in flight)."""
+    m = limits.input_margin
+    inp = estimate.amount("input-tokens")
+    if m <= 0 or inp <= 0:
+        return Usage(inp, estimate.amount("output-tokens"), estimate.amount("requests"))
+    return Usage(math.ceil(inp * (1 + m)), estimate.amount("output-tokens"), estimate.amount("requests"))
+
+
 def plan_charges(
     limits: QuotaLimits,
     account_id: str,

@@ -25,7 +25,15 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from hydrawatch.quota.limits import QuotaLimits
-from hydrawatch.quota.plan import Charge, accepted, denial, plan_charges, remaining_of, settle_deltas
+from hydrawatch.quota.plan import (
+    Charge,
+    accepted,
+    denial,
+    plan_charges,
+    remaining_of,
+    settle_deltas,
+    with_margin,
+)
 from hydrawatch.quota.store import new_reservation_id
 from hydrawatch.quota.usage import Denied, Metric, Reservation, Usage
 
@@ -130,7 +138,8 @@ class RedisQuotaStore:
                 aw.close()
             raise StateUnavailable("quota state unavailable (recent Redis failure)")
         try:
-            return await asyncio.wait_for(aw, timeout=self.limits.timeout * 2)
+            async with asyncio.timeout(self.limits.timeout * 2):  # bounds pool wait + connect + reply
+                return await aw
         except Exception as e:  # any Redis / network / timeout failure
             self.state_errors += 1
             self._down_until = time.monotonic() + self.limits.breaker_seconds
@@ -167,6 +176,7 @@ class RedisQuotaStore:
         factor: float = 1.0,
     ) -> Reservation | Denied:
         now = time.time() if now is None else now
+        estimate = with_margin(self.limits, estimate)
         charges = plan_charges(self.limits, account_id, campaign_id, estimate, now, tier, factor)
         rid = new_reservation_id()
         draft = accepted(rid, account_id, campaign_id, estimate, charges, [0] * len(charges), now)

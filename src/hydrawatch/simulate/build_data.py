@@ -32,33 +32,77 @@ MAX_PROMPT_CHARS = 3000
 
 # org-name pattern (anchored at the start, case-insensitive) -> country of its subscribers
 RESIDENTIAL_ISPS: list[tuple[str, str]] = [
-    (r"Comcast Cable", "US"), (r"Charter Communications", "US"), (r"AT&T (Services|Corp|Enterprises)", "US"),
-    (r"Verizon (Business|Online|Wireless)", "US"), (r"Cox Communications", "US"),
-    (r"Frontier Communications", "US"), (r"CenturyLink", "US"), (r"Deutsche Telekom", "DE"),
-    (r"Vodafone GmbH", "DE"), (r"Orange S\.?A", "FR"), (r"Free SAS", "FR"), (r"British Telecom", "GB"),
-    (r"Sky UK", "GB"), (r"Virgin Media Limited", "GB"), (r"TELEFONICA DE ESPANA", "ES"),
-    (r"TELEFONICA BRASIL", "BR"), (r"Claro S/A", "BR"), (r"Chinanet", "CN"),
+    (r"Comcast Cable", "US"),
+    (r"Charter Communications", "US"),
+    (r"AT&T (Services|Corp|Enterprises)", "US"),
+    (r"Verizon (Business|Online|Wireless)", "US"),
+    (r"Cox Communications", "US"),
+    (r"Frontier Communications", "US"),
+    (r"CenturyLink", "US"),
+    (r"Deutsche Telekom", "DE"),
+    (r"Vodafone GmbH", "DE"),
+    (r"Orange S\.?A", "FR"),
+    (r"Free SAS", "FR"),
+    (r"British Telecom", "GB"),
+    (r"Sky UK", "GB"),
+    (r"Virgin Media Limited", "GB"),
+    (r"TELEFONICA DE ESPANA", "ES"),
+    (r"TELEFONICA BRASIL", "BR"),
+    (r"Claro S/A", "BR"),
+    (r"Chinanet", "CN"),
     (r"China Unicom (Beijing|Shanghai|Guangdong|Henan|Shandong|Liaoning|IP network|China169)", "CN"),
-    (r"Korea Telecom", "KR"), (r"KDDI CORPORATION", "JP"), (r"SoftBank Corp", "JP"),
-    (r"Rostelecom", "RU"), (r"Telstra", "AU"), (r"SingTel Optus", "AU"), (r"Bell Canada", "CA"),
-    (r"Rogers Communications", "CA"), (r"Shaw Communications", "CA"), (r"Reliance Jio", "IN"),
-    (r"Bharti Airtel", "IN"), (r"Turk Telekom", "TR"), (r"KPN B\.?V", "NL"), (r"Swisscom", "CH"),
-    (r"Telecom Italia", "IT"), (r"Viettel", "VN"), (r"VNPT Corp", "VN"), (r"FPT Telecom", "VN"),
-    (r"Telmex|Uninet S\.A\. de C\.V", "MX"), (r"Megacable", "MX"), (r"Proximus NV", "BE"),
-    (r"Telenor Norge", "NO"), (r"Telia Company", "SE"), (r"Orange Polska", "PL"),
-    (r"Philippine Long Distance", "PH"), (r"Globe Telecom Inc", "PH"), (r"TRUE INTERNET", "TH"),
-    (r"Pakistan Telecom", "PK"), (r"Saudi Telecom Company", "SA"), (r"Safaricom Limited", "KE"),
-    (r'"?Kyivstar', "UA"), (r"Magyar Telekom", "HU"), (r"A1 Telekom Austria", "AT"),
+    (r"Korea Telecom", "KR"),
+    (r"KDDI CORPORATION", "JP"),
+    (r"SoftBank Corp", "JP"),
+    (r"Rostelecom", "RU"),
+    (r"Telstra", "AU"),
+    (r"SingTel Optus", "AU"),
+    (r"Bell Canada", "CA"),
+    (r"Rogers Communications", "CA"),
+    (r"Shaw Communications", "CA"),
+    (r"Reliance Jio", "IN"),
+    (r"Bharti Airtel", "IN"),
+    (r"Turk Telekom", "TR"),
+    (r"KPN B\.?V", "NL"),
+    (r"Swisscom", "CH"),
+    (r"Telecom Italia", "IT"),
+    (r"Viettel", "VN"),
+    (r"VNPT Corp", "VN"),
+    (r"FPT Telecom", "VN"),
+    (r"Telmex|Uninet S\.A\. de C\.V", "MX"),
+    (r"Megacable", "MX"),
+    (r"Proximus NV", "BE"),
+    (r"Telenor Norge", "NO"),
+    (r"Telia Company", "SE"),
+    (r"Orange Polska", "PL"),
+    (r"Philippine Long Distance", "PH"),
+    (r"Globe Telecom Inc", "PH"),
+    (r"TRUE INTERNET", "TH"),
+    (r"Pakistan Telecom", "PK"),
+    (r"Saudi Telecom Company", "SA"),
+    (r"Safaricom Limited", "KE"),
+    (r'"?Kyivstar', "UA"),
+    (r"Magyar Telekom", "HU"),
+    (r"A1 Telekom Austria", "AT"),
     (r"Telecom Argentina", "AR"),
 ]
 CLOUD: list[tuple[str, str]] = [
-    (r"Amazon\.com|Amazon Technologies|Amazon Data Services", "US"), (r"Google LLC", "US"),
-    (r"Microsoft Corporation", "US"), (r"DigitalOcean", "US"), (r"OVH SAS", "FR"),
-    (r"Hetzner Online", "DE"), (r"Akamai Connected Cloud|Linode", "US"), (r"The Constant Company", "US"),
-    (r"Oracle Corporation", "US"), (r"Hangzhou Alibaba|Alibaba \(US\)", "CN"),
+    (r"Amazon\.com|Amazon Technologies|Amazon Data Services", "US"),
+    (r"Google LLC", "US"),
+    (r"Microsoft Corporation", "US"),
+    (r"DigitalOcean", "US"),
+    (r"OVH SAS", "FR"),
+    (r"Hetzner Online", "DE"),
+    (r"Akamai Connected Cloud|Linode", "US"),
+    (r"The Constant Company", "US"),
+    (r"Oracle Corporation", "US"),
+    (r"Hangzhou Alibaba|Alibaba \(US\)", "CN"),
 ]
 VPN: list[tuple[str, str]] = [
-    (r"M247", "GB"), (r"Datacamp Limited", "GB"), (r"31173 Services", "SE"), (r"Proton AG", "CH"),
+    (r"M247", "GB"),
+    (r"Datacamp Limited", "GB"),
+    (r"31173 Services", "SE"),
+    (r"Proton AG", "CH"),
     (r"Packethub", "PA"),
 ]
 CAMPUS = (r"University of California, Santa Barbara", "US")
@@ -121,8 +165,13 @@ def faq_pairs(src: Path) -> Iterator[dict[str, str]]:
     faq = next(src.glob("pydoc/usr/share/doc/python3.*/html/_sources/faq"))
     for f in sorted(faq.glob("*.rst.txt")):
         lines = f.read_text().splitlines()
-        heads = [i - 1 for i in range(1, len(lines)) if _HEADING.match(lines[i]) and lines[i - 1].strip()
-                 and len(lines[i].strip()) >= len(lines[i - 1].strip()) - 2]
+        heads = [
+            i - 1
+            for i in range(1, len(lines))
+            if _HEADING.match(lines[i])
+            and lines[i - 1].strip()
+            and len(lines[i].strip()) >= len(lines[i - 1].strip()) - 2
+        ]
         for n, h in enumerate(heads):
             q = lines[h].strip()
             end = heads[n + 1] if n + 1 < len(heads) else len(lines)
@@ -134,7 +183,10 @@ def faq_pairs(src: Path) -> Iterator[dict[str, str]]:
 def ip_ranges(src: Path) -> Iterator[tuple[str, str, str, str, int, str]]:
     table = next(src.glob("package/asn-ipv4.csv"))
     groups: list[tuple[str, list[tuple[str, str]]]] = [
-        ("residential", RESIDENTIAL_ISPS), ("cloud", CLOUD), ("vpn", VPN)]
+        ("residential", RESIDENTIAL_ISPS),
+        ("cloud", CLOUD),
+        ("vpn", VPN),
+    ]
     compiled = [(kind, re.compile(pat, re.I), cc, pat) for kind, pats in groups for pat, cc in pats]
     per_asn: dict[tuple[str, int], int] = {}
     per_pat: dict[str, int] = {}
@@ -149,8 +201,14 @@ def ip_ranges(src: Path) -> Iterator[tuple[str, str, str, str, int, str]]:
                 campus = ("campus", CAMPUS[1], start, str(ipaddress.IPv4Address(a + 255)), asn, org)
             if office is None and re.match(OFFICE[0], org) and b - a >= 1023:
                 base = a + 512
-                office = ("office", OFFICE[1], str(ipaddress.IPv4Address(base)),
-                          str(ipaddress.IPv4Address(base + 255)), asn, org)
+                office = (
+                    "office",
+                    OFFICE[1],
+                    str(ipaddress.IPv4Address(base)),
+                    str(ipaddress.IPv4Address(base + 255)),
+                    asn,
+                    org,
+                )
             for kind, rx, cc, pat in compiled:
                 if not rx.match(org):
                     continue

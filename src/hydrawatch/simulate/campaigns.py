@@ -24,9 +24,10 @@ from hydrawatch.simulate.accounts import (
     email_for,
     payment_fingerprint,
 )
-from hydrawatch.simulate.elicitation import STYLES, unrelated
+from hydrawatch.simulate.elicitation import STYLES, phrasebook, unrelated
 from hydrawatch.simulate.exchange import Client, Emitter, Item, thinking_params
 from hydrawatch.simulate.models import NEW_MODEL, new_model_share, pick
+from hydrawatch.simulate.seeding import derive_seed
 from hydrawatch.simulate.spec import CampaignSpec
 from hydrawatch.simulate.timing import DAY, HOUR, Habit, human_times, poisson_stream, tz_of
 from hydrawatch.simulate.world import Actor, World
@@ -95,7 +96,9 @@ def campaign_actors(world: World, spec: CampaignSpec, n: int) -> Iterator[Actor]
         yield Actor(acct, spec.population, spec.campaign_id, _events(rng, world, plan, acct, slot, a, b))
 
 
-def _account(rng: random.Random, world: World, plan: _Plan, idx: int, slot: int, active_from: float) -> Account:
+def _account(
+    rng: random.Random, world: World, plan: _Plan, idx: int, slot: int, active_from: float
+) -> Account:
     spec = plan.spec
     if spec.stealth:
         path = spec.signup_paths[int(rng.random() * len(spec.signup_paths))]
@@ -103,7 +106,9 @@ def _account(rng: random.Random, world: World, plan: _Plan, idx: int, slot: int,
         country = plan.countries[int(rng.random() * len(plan.countries))]
     else:
         path = spec.signup_paths[(slot // max(1, spec.cohort_size)) % len(spec.signup_paths)]
-        cohort_created = world.rng("created", spec.campaign_id, slot // max(1, spec.cohort_size)).uniform(0.2, 3)
+        cohort_created = world.rng("created", spec.campaign_id, slot // max(1, spec.cohort_size)).uniform(
+            0.2, 3
+        )
         created = active_from - (cohort_created + rng.uniform(0, 0.1)) * DAY
         country = rng.choice(("US", "SG", "GB", "CA", "JP", "DE", "AU"))
     if path in ("education", "research"):
@@ -112,8 +117,11 @@ def _account(rng: random.Random, world: World, plan: _Plan, idx: int, slot: int,
         domain = STARTUP_DOMAINS[int(rng.random() * len(STARTUP_DOMAINS))]
     else:
         domain = CONSUMER_DOMAINS[int(rng.random() * len(CONSUMER_DOMAINS))]
-    pay = (payment_fingerprint(world.seed, spec.campaign_id, "group", idx // spec.payment_group)
-           if spec.payment_group > 1 else payment_fingerprint(world.seed, spec.campaign_id, idx))
+    pay = (
+        payment_fingerprint(world.seed, spec.campaign_id, "group", idx // spec.payment_group)
+        if spec.payment_group > 1
+        else payment_fingerprint(world.seed, spec.campaign_id, idx)
+    )
     return Account(
         account_id=account_id(world.seed, spec.campaign_id, idx),
         created_at=created,
@@ -125,8 +133,9 @@ def _account(rng: random.Random, world: World, plan: _Plan, idx: int, slot: int,
     )
 
 
-def _times(rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float, b: float,
-           target: int) -> Iterator[float]:
+def _times(
+    rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float, b: float, target: int
+) -> Iterator[float]:
     spec = plan.spec
     if spec.lockstep:
         cohort = slot // max(1, spec.cohort_size)
@@ -147,8 +156,14 @@ def _times(rng: random.Random, world: World, plan: _Plan, acct: Account, slot: i
         active = rng.uniform(0.55, 0.9)
         per_day = target / (days * active)
         sessions = max(1.0, per_day / rng.uniform(8, 20))
-        habit = Habit(profile="human", active_prob=active, weekend=0.8, sessions=sessions,
-                      turns=per_day / sessions, gap_s=rng.uniform(25, 60))
+        habit = Habit(
+            profile="human",
+            active_prob=active,
+            weekend=0.8,
+            sessions=sessions,
+            turns=per_day / sessions,
+            gap_s=rng.uniform(25, 60),
+        )
         for ts, _ in human_times(rng, a, b, tz_of(acct.country), habit):
             yield ts
         return
@@ -156,10 +171,12 @@ def _times(rng: random.Random, world: World, plan: _Plan, acct: Account, slot: i
     yield from poisson_stream(rng, a, b, target / days, amp=amp, tz=plan.operator_tz)
 
 
-def _events(rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float,
-            b: float) -> Iterator[Item]:
+def _events(
+    rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float, b: float
+) -> Iterator[Item]:
     spec = plan.spec
-    em = Emitter(acct.account_id, rng, world.responses, error_rate=0.006)
+    scraper = spec.population == "scraper"
+    em = Emitter(acct.account_id, rng, world.responses, error_rate=0.05 if scraper else 0.006)
     if spec.stealth:
         ua, fp = clients.pick_client(rng, ("sdk", "sdk", "browser"))
         params = _distill_params(rng, spec)
@@ -173,24 +190,36 @@ def _events(rng: random.Random, world: World, plan: _Plan, acct: Account, slot: 
     target = rng.randint(*spec.per_account)
     pool = plan.pool
     sticky_ip, sticky_until = "", 0.0
-    mix = "scraper" if spec.population == "scraper" else "distill"
+    mix = "scraper" if scraper else "distill"
     pivot_s = spec.pivot_hours * HOUR
+    book = phrasebook(derive_seed(world.seed, spec.campaign_id), spec.stealth)
     for ts in _times(rng, world, plan, acct, slot, a, b, target):
         if spec.unrelated > 0 and rng.random() < spec.unrelated:
-            req = unrelated(rng, spec.stealth)
+            req = unrelated(rng, book)
         else:
             style = plan.styles[bisect.bisect_left(plan.cum, rng.random() * plan.cum[-1])]
-            req = STYLES[style](rng, spec.stealth)
+            req = STYLES[style](rng, book)
         if spec.pivot > 0 and rng.random() < new_model_share(ts, world.release_ts, spec.pivot, pivot_s):
             model = NEW_MODEL
         else:
             model = pick(rng, mix)
         if spec.proxies == "sticky":
             if ts > sticky_until:
-                sticky_ip, sticky_until = pool[int(rng.random() * len(pool))], ts + rng.uniform(6, 30) * HOUR
+                # a residential exit in the account's claimed country, kept for hours, like a home line
+                sticky_ip = ipspace.random_ip(rng, "residential", acct.country)
+                sticky_until = ts + rng.uniform(6, 30) * HOUR
             ip = sticky_ip
         else:
             ip = pool[int(rng.random() * len(pool))]
-        yield em.emit(ts, model=model, messages=[{"role": "user", "content": req.user}], system=req.system,
-                      client=client, ip=ip, params=params, out_median=req.out_median, elicited=req.elicited,
-                      response_style=req.response_style)
+        yield em.emit(
+            ts,
+            model=model,
+            messages=[{"role": "user", "content": req.user}],
+            system=req.system,
+            client=client,
+            ip=ip,
+            params=params,
+            out_median=req.out_median,
+            elicited=req.elicited,
+            response_style=req.response_style,
+        )

@@ -50,7 +50,8 @@ class Emitter:
         self.account_id = account_id
         self.rng = rng
         # replies draw from their own stream, so --responses does not change anything else
-        self.reply_rng = random.Random(rng.random())
+        reply_seed = rng.random()
+        self.reply_rng = random.Random(reply_seed) if responses else rng
         self.responses = responses
         self.error_rate = error_rate
         self.seq = 0
@@ -89,15 +90,23 @@ class Emitter:
                 effort = params.get("reasoning_effort")
                 if effort is None:
                     thinking = params.get("thinking")
-                    effort = "medium" if thinking is None else ("high" if thinking["budget_tokens"] >= 16000 else "medium")
+                    effort = (
+                        "medium"
+                        if thinking is None
+                        else ("high" if thinking["budget_tokens"] >= 16000 else "medium")
+                    )
                 base = _EFFORT[effort] * (1.8 if elicited else 1.0)
                 r_tok = int(base * _exp(0.7 * _Z[int(r() * 4096)]))
-            lat = round(250.0 * _exp(0.4 * _Z[int(r() * 4096)]) + r_tok * 6.0
-                        + out_tok * 12.0 * _exp(0.25 * _Z[int(r() * 4096)]), 1)
+            lat = (
+                250.0 * _exp(0.4 * _Z[int(r() * 4096)])
+                + r_tok * 6.0
+                + out_tok * 12.0 * _exp(0.25 * _Z[int(r() * 4096)])
+            )
         else:
             out_tok = r_tok = 0
-            lat = round(20.0 + r() * 80.0, 1)
-        ts = round(ts, 3)
+            lat = 20.0 + r() * 80.0
+        lat = int(lat * 10.0 + 0.5) / 10.0
+        ts = int(ts * 1000.0 + 0.5) / 1000.0
         rec: dict[str, Any] = {
             "ts": ts,
             "account_id": self.account_id,
@@ -124,7 +133,7 @@ class Emitter:
 
 
 def _response(rng: random.Random, out_tok: int, style: str) -> str:
-    chars = min(out_tok * 4, 2000)
+    chars = min(out_tok * 4, 1500)
     text = response_text(rng, chars)
     if style == "steps":
         parts = text.split("\n\n")

@@ -4,6 +4,8 @@ release of a new flagship model that campaigns pivot to."""
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
+from itertools import accumulate
 from dataclasses import dataclass
 
 DAY = 86400.0
@@ -39,14 +41,15 @@ MIXES: dict[str, tuple[tuple[str, float], ...]] = {
 }
 
 
+_CUMULATIVE: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {
+    k: (tuple(accumulate(w for _, w in v)), tuple(n for n, _ in v)) for k, v in MIXES.items()
+}
+
+
 def pick(rng: random.Random, mix: str) -> str:
-    items = MIXES[mix]
-    x = rng.random() * sum(w for _, w in items)
-    for name, w in items:
-        x -= w
-        if x <= 0:
-            return name
-    return items[-1][0]
+    """A model drawn from a user type's mix."""
+    cum, names = _CUMULATIVE[mix]
+    return names[bisect_left(cum, rng.random() * cum[-1])]
 
 
 def is_reasoning(name: str) -> bool:

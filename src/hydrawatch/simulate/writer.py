@@ -105,10 +105,21 @@ def simulate(
                 now = time.monotonic()
                 next_report = now + PROGRESS_EVERY_S
                 day = (item[0] - world.start) / DAY
-                progress(f"{n_events:,} events, {n_bytes / 1e6:,.0f} MB, day {day:.1f}/{sc.days:g}, "
-                         f"{n_events / (now - t0):,.0f} ev/s")
-    return Summary(sc.name, seed, scale, n_accounts, n_campaign, n_events, campaign_counter[0], n_bytes,
-                   round(time.monotonic() - t0, 2))
+                progress(
+                    f"{n_events:,} events, {n_bytes / 1e6:,.0f} MB, day {day:.1f}/{sc.days:g}, "
+                    f"{n_events / (now - t0):,.0f} ev/s"
+                )
+    return Summary(
+        sc.name,
+        seed,
+        scale,
+        n_accounts,
+        n_campaign,
+        n_events,
+        campaign_counter[0],
+        n_bytes,
+        round(time.monotonic() - t0, 2),
+    )
 
 
 def stderr_progress(msg: str) -> None:
