@@ -106,8 +106,8 @@ def time_hydrawatch(path: Path, workers: int) -> tuple[float, float, int]:
     c0, t0 = cpu_seconds(), time.perf_counter()
     stats = load_events(con, [path], workers=workers)
     dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    rows = con.execute("SELECT count(*) FROM events").fetchone()
-    assert rows is not None and rows[0] == stats.records_ok
+    rows = con.execute("SELECT count(*) FROM events").fetchall()
+    assert rows[0][0] == stats.records_ok
     return dt, cpu, stats.records_ok
 
 
@@ -120,8 +120,8 @@ def time_duckdb(path: Path) -> tuple[float, float, int]:
         [str(path)],
     )
     dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    rows = con.execute("SELECT count(*) FROM raw").fetchone()
-    return dt, cpu, int(rows[0]) if rows else 0
+    rows = con.execute("SELECT count(*) FROM raw").fetchall()
+    return dt, cpu, int(rows[0][0])
 
 
 def main() -> None:

@@ -121,7 +121,10 @@ def test_run_flags_the_bimodal_account_with_time_and_reasons():
     flags, results = Prada(delta=0.9).run(con, embed=fake_embed)
     assert flags["thief"].flagged and flags["thief"].first_flagged_ts == DAY0 + 50
     assert flags["thief"].reasons[0].startswith("Shapiro-Wilk W = ")
-    assert "< delta = 0.900 over 50 minimum query distances (query 51 of 200" in flags["thief"].reasons[0]
+    assert (
+        "< delta = 0.900 over 50 minimum query distances (at the account's query 51, 2026-03-02T00:00:50Z)"
+        in flags["thief"].reasons[0]
+    )
     assert not flags["user"].flagged and flags["user"].risk < 1
     assert not flags["short"].flagged and results["short"].tests == 0
 

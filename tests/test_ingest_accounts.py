@@ -64,7 +64,7 @@ def test_empty_and_missing_accounts_files(tmp_path: Path) -> None:
     p.write_text("")
     con = duckdb.connect()
     stats = load_accounts(con, p)
-    assert stats.records_ok == 0 and con.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+    assert stats.records_ok == 0 and con.execute("SELECT count(*) FROM accounts").fetchall() == [(0,)]
     with pytest.raises(IngestError, match="no such file"):
         load_accounts(con, tmp_path / "missing.csv")
 

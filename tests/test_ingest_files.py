@@ -210,7 +210,7 @@ def test_load_events_progress_and_table_name(tmp_path: Path) -> None:
     con = duckdb.connect()
     load_events(con, [p], table="ev2", workers=1, batch_rows=4, progress=seen.append)
     assert seen and seen[-1] == 10 and seen == sorted(seen)
-    assert con.execute("SELECT count(*) FROM ev2").fetchone() == (10,)
+    assert con.execute("SELECT count(*) FROM ev2").fetchall() == [(10,)]
     with pytest.raises(ValueError, match="table name"):
         load_events(con, [p], table="x; drop table ev2")
 
@@ -255,4 +255,4 @@ def test_normalised_parquet_is_loaded_as_it_is(tmp_path: Path) -> None:
     load_events(c, [out, p], workers=2)
     assert _table(a) == _table(b)  # line and source still point at the original log
     assert (stats.records_ok, stats.records_bad, stats.files) == (20, 0, 1)
-    assert c.execute("SELECT count(*) FROM events").fetchone() == (40,)
+    assert c.execute("SELECT count(*) FROM events").fetchall() == [(40,)]

@@ -49,7 +49,7 @@ messages = st.lists(
 records = st.dictionaries(st.sampled_from(FIELDS), json_values | messages, max_size=10)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     obj=json_values | records, adapter=st.sampled_from(["auto", "contract", "openai", "anthropic", "litellm"])
 )
@@ -113,7 +113,7 @@ def test_line_numbers_are_exact_at_any_chunk_size(
     ]
 
 
-@pytest.mark.parametrize("range_bytes", [1, 37, 500])
+@pytest.mark.parametrize("range_bytes", [1, 300])
 def test_parallel_ranges_match_serial(range_bytes: int, tmp_path: Path) -> None:
     kinds = ["good", "bad", "blank", "good", "long", "notjson", "good"] * 9
     p = tmp_path / "x.jsonl"

@@ -6,7 +6,14 @@ from typing import Any
 from hydrawatch.policy import Decision, StreamDegrader, degrade_request, degrade_response, degrade_sse_event
 
 DEGRADE = Decision(
-    "degrade", ("r",), 0.9, None, max_tokens_cap=1024, strip_reasoning=True, strip_logprobs=True
+    "degrade",
+    ("r",),
+    0.9,
+    None,
+    max_tokens_cap=1024,
+    strip_reasoning=True,
+    strip_logprobs=True,
+    max_choices=1,
 )
 CAP_ONLY = Decision("degrade", ("r",), 0.9, None, max_tokens_cap=100)
 
@@ -32,6 +39,12 @@ def test_openai_chat_request() -> None:
         "max_completion_tokens": 500,
         "temperature": 0.2,
     }
+
+
+def test_samples_per_request_are_capped() -> None:
+    assert degrade_request({"messages": [], "n": 8}, "openai", DEGRADE)["n"] == 1
+    assert "n" not in degrade_request({"messages": []}, "openai", DEGRADE)
+    assert degrade_request({"messages": [], "n": 8}, "openai", CAP_ONLY)["n"] == 8
 
 
 def test_openai_request_without_a_limit_gets_one_in_the_endpoint_key() -> None:

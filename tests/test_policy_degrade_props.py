@@ -41,6 +41,7 @@ KEYS = st.sampled_from(
         "prompt",
         "budget_tokens",
         "content_block",
+        "n",
     ]
 ) | st.text(max_size=5)
 TYPES = st.sampled_from(
@@ -76,12 +77,13 @@ JSON = st.recursive(
 BODIES = st.dictionaries(KEYS, JSON, max_size=8)
 APIS = st.sampled_from(["openai", "anthropic"])
 DECISIONS = st.builds(
-    lambda cap, r, lp: Decision(
-        "degrade", (), 0.9, None, max_tokens_cap=cap, strip_reasoning=r, strip_logprobs=lp
+    lambda cap, r, lp, n: Decision(
+        "degrade", (), 0.9, None, max_tokens_cap=cap, strip_reasoning=r, strip_logprobs=lp, max_choices=n
     ),
     st.none() | st.integers(1, 10**6),
     st.booleans(),
     st.booleans(),
+    st.none() | st.integers(1, 4),
 )
 
 
@@ -99,7 +101,7 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(BODIES, APIS, DECISIONS)
 def test_request_is_idempotent_never_raises_never_mutates(
     body: dict[str, Any], api: Any, d: Decision
@@ -110,7 +112,7 @@ def test_request_is_idempotent_never_raises_never_mutates(
     assert same(degrade_request(once, api, d), once)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(BODIES, APIS, DECISIONS)
 def test_request_never_increases_max_tokens(body: dict[str, Any], api: Any, d: Decision) -> None:
     out = degrade_request(body, api, d)
@@ -127,7 +129,7 @@ def test_request_never_increases_max_tokens(body: dict[str, Any], api: Any, d: D
             assert out[k] <= d.max_tokens_cap
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(BODIES, APIS, st.booleans(), st.booleans())
 def test_response_is_idempotent_and_never_raises(body: dict[str, Any], api: Any, r: bool, lp: bool) -> None:
     before = copy.deepcopy(body)
@@ -136,7 +138,7 @@ def test_response_is_idempotent_and_never_raises(body: dict[str, Any], api: Any,
     assert same(degrade_response(once, api, strip_reasoning=r, strip_logprobs=lp), once)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(BODIES, APIS)
 def test_sse_event_is_idempotent_and_never_raises(event: dict[str, Any], api: Any) -> None:
     before = copy.deepcopy(event)
@@ -146,7 +148,7 @@ def test_sse_event_is_idempotent_and_never_raises(event: dict[str, Any], api: An
         assert same(degrade_sse_event(once, api), once)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.lists(BODIES | JSON, max_size=12), APIS)
 def test_streams_never_raise_and_degrade_to_a_fixed_point(events: list[Any], api: Any) -> None:
     first = StreamDegrader(api)

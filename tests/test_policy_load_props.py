@@ -60,7 +60,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(JSON)
 def test_policy_from_any_mapping_is_a_policy_or_a_policy_error(data: Any) -> None:
     try:
@@ -72,7 +72,7 @@ def test_policy_from_any_mapping_is_a_policy_or_a_policy_error(data: Any) -> Non
     assert d.action in ("allow", "throttle", "verify", "degrade", "block")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(max_size=200))
 def test_policy_from_any_text_is_a_policy_or_a_policy_error(text: str) -> None:
     try:
@@ -81,7 +81,7 @@ def test_policy_from_any_text_is_a_policy_or_a_policy_error(text: str) -> None:
         assert str(e).startswith("p.yaml")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(JSON)
 def test_quota_limits_from_anything_are_limits_or_a_config_error(data: Any) -> None:
     try:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import redis as redis_sync
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hydrawatch.policy import AccountInfo, AuditLog, Decision, Policy, Verdict, make_verdict_cache, read_audit
 
@@ -141,3 +143,23 @@ def test_audit_log_streams_to_redis(tmp_path: Path, prefix: str) -> None:
     rec = json.loads(entries[0][1][b"record"])
     assert rec["action"] == "verify" and rec["campaign_id"] == "c1"
     assert [r["request_id"] for r in read_audit(tmp_path / "audit.jsonl")] == ["r1"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=80) | st.binary(max_size=80))
+def test_stored_verdicts_and_reservations_parse_or_are_ignored(raw: str | bytes) -> None:
+    from hydrawatch.policy.verdicts import verdict_from_json
+    from hydrawatch.quota.redis_store import _load
+
+    parsed = verdict_from_json(raw)
+    assert parsed is None or isinstance(parsed[0], Verdict)
+    _load("rsv_x", raw)  # None or a Reservation, never an exception
+
+
+def test_stored_verdict_round_trip() -> None:
+    from hydrawatch.policy.verdicts import verdict_from_json, verdict_to_json
+
+    v = Verdict(0.7, "c", ("a", "b"))
+    assert verdict_from_json(verdict_to_json(v, 5.0)) == (v, 5.0)
+    assert verdict_from_json('{"risk": "nan", "exp": 1}') is None
+    assert verdict_from_json('{"risk": 0.5, "exp": 1, "reasons": "x"}') is None

@@ -36,10 +36,11 @@ def redis_up() -> bool:
         return False
 
 
-def small_limits(prefix: str) -> QuotaLimits:
+def small_limits(prefix: str, window: str = "fixed") -> QuotaLimits:
     return load_limits(
         {
             "quotas": {
+                "window": window,
                 "key_prefix": prefix,
                 "timeout_ms": 5000,  # a loaded test machine must not turn into state errors
                 "input_estimate_margin": 0,
@@ -57,12 +58,12 @@ def small_limits(prefix: str) -> QuotaLimits:
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def store_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
     if request.param == "memory":
-        yield lambda: make_quota_store(small_limits("t:"), None)
+        yield lambda window="fixed": make_quota_store(small_limits("t:", window), None)
         return
     if not redis_up():
         pytest.skip("no Redis at 127.0.0.1:6379")
     prefix = f"hwtest:{secrets.token_hex(6)}:"
-    yield lambda: make_quota_store(small_limits(prefix), REDIS_URL)
+    yield lambda window="fixed": make_quota_store(small_limits(prefix, window), REDIS_URL)
     client = redis_sync.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     if keys:
@@ -72,9 +73,9 @@ def store_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
 NOW = 1_800_000_030.0  # 30 s into a minute
 
 
-def use(store_factory: Any, body: Any) -> Any:
+def use(store_factory: Any, body: Any, window: str = "fixed") -> Any:
     async def go() -> Any:
-        store: QuotaStore = store_factory()
+        store: QuotaStore = store_factory(window)
         try:
             return await body(store)
         finally:
@@ -250,3 +251,46 @@ def test_input_margin_holds_budget_until_settle(store_factory: Any) -> None:
         assert (await store.remaining("m", None, now=now))["tokens-minute"] == 850
 
     use(store_factory, body)
+
+
+def test_absurd_estimates_are_clamped_not_errors(store_factory: Any) -> None:
+    async def body(store: QuotaStore) -> None:
+        d = await store.reserve("huge", None, Usage(10**30, 2**70), NOW)
+        assert isinstance(d, Denied) and not d.state_error and "alone exceeds" in d.limit
+        r = await store.reserve("huge", None, Usage(10, 10), NOW)
+        assert isinstance(r, Reservation) and not r.state_error
+        await store.settle(r, Usage(10**30, 10**30))  # garbage usage from upstream: clamped, counted
+        assert (await store.remaining("huge", None, now=NOW))["tokens-minute"] == 0
+
+    use(store_factory, body)
+
+
+MINUTE = 1_800_000_000.0  # a minute boundary
+
+
+def test_sliding_window_counts_the_previous_window_share(store_factory: Any) -> None:
+    async def body(store: QuotaStore) -> None:
+        assert isinstance(await store.reserve("s", None, Usage(1000, 0), MINUTE - 30), Reservation)
+        # 15 s into the next minute, 3/4 of the previous minute still counts: 750 seen
+        assert (await store.remaining("s", None, now=MINUTE + 15))["tokens-minute"] == 250
+        d = await store.reserve("s", None, Usage(300, 0), MINUTE + 15)
+        assert isinstance(d, Denied) and d.limit == "account tokens per minute"
+        assert d.retry_after == pytest.approx(3.0)  # at +18 s only 700 of the old 1000 count
+        ok = await store.reserve("s", None, Usage(300, 0), MINUTE + 18)
+        assert isinstance(ok, Reservation) and ok.remaining["tokens-minute"] == 0
+        # fixed windows would have allowed the whole limit again right after the boundary
+        again = await store.reserve("s", None, Usage(400, 0), MINUTE + 30)
+        assert isinstance(again, Denied)
+
+    use(store_factory, body, window="sliding")
+
+
+def test_sliding_denial_waits_for_the_current_window_to_decay(store_factory: Any) -> None:
+    async def body(store: QuotaStore) -> None:
+        assert isinstance(await store.reserve("s", None, Usage(800, 0), MINUTE + 10), Reservation)
+        d = await store.reserve("s", None, Usage(400, 0), MINUTE + 20)
+        assert isinstance(d, Denied)
+        # next minute, the 800 must decay to 600: 1/4 into it, i.e. 15 s after the boundary
+        assert d.retry_after == pytest.approx(40.0 + 15.0)
+
+    use(store_factory, body, window="sliding")

@@ -55,7 +55,7 @@ def test_responses_switch_changes_nothing_else(tmp_path: Path) -> None:
         assert x == y
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(min_value=0, max_value=2**40))
 def test_different_seeds_differ_and_stay_valid(tmp_path: Path, seed: int) -> None:
     a, b = tmp_path / f"{seed}a", tmp_path / f"{seed}b"
@@ -64,3 +64,11 @@ def test_different_seeds_differ_and_stay_valid(tmp_path: Path, seed: int) -> Non
     assert (a / "events.jsonl").read_bytes() != (b / "events.jsonl").read_bytes()
     assert sa.events > 0 and sb.events > 0
     assert sa.accounts == sb.accounts
+
+
+def test_worker_processes_give_the_same_bytes(tmp_path: Path) -> None:
+    one = simulate(CAMPAIGNS_ONLY, tmp_path / "one", seed=9)
+    two = simulate(CAMPAIGNS_ONLY, tmp_path / "two", seed=9, workers=2)
+    for f in FILES:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
+    assert (one.events, one.campaign_events, one.bytes) == (two.events, two.campaign_events, two.bytes)

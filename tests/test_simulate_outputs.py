@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -33,9 +34,9 @@ SMALL = Scenario(
     3.0,
     legit(0.05),
     (
-        replace(LOCKSTEP, accounts=12, cohort_size=4, start_day=0.2),
-        replace(NARROW_PIVOT, accounts=9, start_day=0.0),
-        replace(STEALTH, accounts=4),
+        replace(LOCKSTEP, accounts=12, cohort_size=4, start_day=0.2, per_account=(150, 250)),
+        replace(NARROW_PIVOT, accounts=9, start_day=0.0, per_account=(150, 250)),
+        replace(STEALTH, accounts=4, per_account=(150, 250)),
         replace(SCRAPER, per_account=(3000, 3500), start_day=1.0, days=0.5),
     ),
     new_model_day=1.5,
@@ -49,6 +50,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@functools.cache
 def _events(out: Path) -> list[dict[str, object]]:
     return [orjson.loads(line) for line in (out / "events.jsonl").read_bytes().splitlines()]
 
@@ -95,8 +97,7 @@ def test_accounts_match_labels(run: Path) -> None:
 def test_events_follow_contract_in_time_order(run: Path) -> None:
     events = _events(run)
     known = {r["account_id"] for r in _labels(run)}
-    start = SMALL_START = 1780272000.0  # 2026-06-01T00:00:00Z
-    assert start == SMALL_START
+    start = 1780272000.0  # 2026-06-01T00:00:00Z
     last = 0.0
     for e in events:
         assert isinstance(e["ts"], float) and start <= e["ts"] < start + SMALL.days * 86400
@@ -106,7 +107,11 @@ def test_events_follow_contract_in_time_order(run: Path) -> None:
         msgs = e["messages"]
         assert isinstance(msgs, list) and msgs
         assert all(m["role"] in ROLES and isinstance(m["content"], str) and m["content"] for m in msgs)
-        assert set(e["params"]) <= PARAM_KEYS
+        params = e["params"]
+        assert set(params) <= PARAM_KEYS
+        assert not ("thinking" in params and "reasoning_effort" in params)
+        if "thinking" in params and "max_tokens" in params:
+            assert 1024 <= params["thinking"]["budget_tokens"] < params["max_tokens"]
         for k in ("ip", "user_agent", "api_key_id", "client_fingerprint", "model"):
             assert isinstance(e[k], str) and e[k]
         assert e["status"] in (200, 429, 500)
@@ -156,3 +161,18 @@ def test_hydra_accounts_stay_under_per_account_thresholds(tmp_path: Path) -> Non
     per = Counter(e["account_id"] for e in _events(tmp_path) if labels[str(e["account_id"])]["campaign_id"])
     assert summary.campaign_accounts == len(per) == 6
     assert all(600 <= n <= 1250 for n in per.values()), per
+
+
+def test_no_exchange_before_its_account_exists(run: Path) -> None:
+    from datetime import datetime
+
+    created = {
+        a["account_id"]: datetime.fromisoformat(a["created_at"].replace("Z", "+00:00")).timestamp()
+        for a in map(orjson.loads, (run / "accounts.jsonl").read_bytes().splitlines())
+    }
+    first: dict[str, float] = {}
+    for e in _events(run):
+        first.setdefault(str(e["account_id"]), float(e["ts"]))  # type: ignore[arg-type]
+    assert all(first[a] >= created[a] - 1 for a in first)
+    window_start = 1780272000.0
+    assert any(c > window_start for c in created.values())  # some legitimate users sign up during the window

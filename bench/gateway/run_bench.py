@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Stats, concurrent, sequential  # noqa: E402
@@ -62,6 +63,11 @@ def wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+def cpu_s(proc: subprocess.Popen[bytes]) -> float:
+    t = psutil.Process(proc.pid).cpu_times()
+    return float(t.user + t.system)
 
 
 def summary(name: str, st: Stats, attr: str = "total_ms") -> dict[str, float]:
@@ -118,16 +124,22 @@ def main() -> None:
         health = httpx.get(f"http://127.0.0.1:{gw_port}/healthz").json()
         hdr = {"authorization": f"Bearer {key}"}
         results: dict[str, object] = {"mode": "redis" if a.redis else "embedded", "live_scoring": health["live_scoring"]}
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        results["loadavg"] = round(os.getloadavg()[0], 2)
         print(f"gateway bench ({results['mode']}, live scoring {'on' if health['live_scoring'] else 'off'}), "
               f"{os.cpu_count()} CPUs")
         asyncio.run(interleaved(up_port, gw_port, BODY, hdr, 200, 100))  # warm-up
 
         print(f"non-streaming, concurrency 1, {a.requests} requests per target:")
+        cpu0 = cpu_s(gw)
         d, g = asyncio.run(interleaved(up_port, gw_port, BODY, hdr, a.requests, 100))
+        cpu_per_req = (cpu_s(gw) - cpu0) / max(1, len(g.samples)) * 1000
+        print(f"  gateway CPU per request: {cpu_per_req:.3f} ms (user+system, includes background event writes)")
         rd, rg = summary("direct to upstream", d), summary("through the gateway", g)
         added = {f"p{q}": round(rg[f"p{q}"] - rd[f"p{q}"], 3) for q in (50, 90, 99)}
         print(f"  added by the gateway: p50 {added['p50']:.3f} ms, p90 {added['p90']:.3f} ms, p99 {added['p99']:.3f} ms")
-        results["nonstream_c1"] = {"direct": rd, "gateway": rg, "added": added}
+        results["nonstream_c1"] = {"direct": rd, "gateway": rg, "added": added, "gateway_cpu_ms_per_request":
+                                   round(cpu_per_req, 3)}
 
         print(f"streaming (SSE, {24} deltas), concurrency 1, {a.stream_requests} requests per target:")
         d, g = asyncio.run(interleaved(up_port, gw_port, STREAM_BODY, hdr, a.stream_requests, 50))

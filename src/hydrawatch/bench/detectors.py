@@ -14,6 +14,8 @@ from pathlib import Path
 
 BUILTIN: dict[str, str] = {
     "hydrawatch": "hydrawatch hunt {events} --accounts {accounts} --json {out}",
+    # the same hunt replayed on growing time prefixes, so its flags carry first_flagged_ts (time-to-detect)
+    "hydrawatch-replay": "hydrawatch hunt {events} --accounts {accounts} --json {out} --replay-every 6h",
     "daily-volume": "hydrawatch baseline daily-volume {events} --accounts {accounts} --json {out}",
     "heavy-mean": "hydrawatch baseline heavy-mean {events} --accounts {accounts} --json {out}",
     "ip-burst": "hydrawatch baseline ip-burst {events} --accounts {accounts} --json {out}",

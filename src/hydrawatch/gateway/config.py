@@ -48,7 +48,7 @@ class RecordConfig:
     prompts: PromptRecording = "full"
     retention_days: float | None = None
     queue_size: int = 50_000
-    flush_seconds: float = 1.0
+    flush_seconds: float = 5.0
     batch_size: int = 5_000
 
 

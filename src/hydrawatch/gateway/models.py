@@ -29,7 +29,7 @@ async def _fetch(
     route = Route(up, join_url(up.base_url, "/v1/models"), api)
     headers = upstream_headers(request.headers.items(), route)
     try:
-        resp = await gw.http.get(route.url, headers=headers)
+        resp = await gw.http.pick().get(route.url, headers=headers)
     except httpx.HTTPError:
         return []
     if resp.status_code != 200:
@@ -62,7 +62,7 @@ async def list_models(request: Request) -> Response:
             route = Route(ups[0], join_url(ups[0].base_url, "/v1/models"), api)
             url = route.url + (f"?{request.url.query}" if request.url.query else "")
             try:
-                resp = await gw.http.get(url, headers=upstream_headers(request.headers.items(), route))
+                resp = await gw.http.pick().get(url, headers=upstream_headers(request.headers.items(), route))
             except httpx.TimeoutException:
                 raise GatewayError(
                     504, "The upstream did not answer in time.", code="upstream_timeout"

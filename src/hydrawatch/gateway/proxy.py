@@ -185,9 +185,10 @@ class ProxyCall:
         gw = self.gw
         headers = upstream_headers(self.request.headers.items(), route)
         headers["x-request-id"] = self.request.headers.get("x-request-id", self.request_id)
-        req = gw.http.build_request("POST", route.url, content=payload, headers=headers)
+        client = gw.http.pick()
+        req = client.build_request("POST", route.url, content=payload, headers=headers)
         try:
-            upstream = await gw.http.send(req, stream=True)
+            upstream = await client.send(req, stream=True)
         except httpx.TimeoutException:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "timeout"),))
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None

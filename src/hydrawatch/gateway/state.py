@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from hydrawatch.gateway.auth import Authenticator
 from hydrawatch.gateway.clientip import ClientIpResolver
 from hydrawatch.gateway.config import GatewayConfig
+from hydrawatch.gateway.httpclients import HttpClients
 from hydrawatch.gateway.keystore import KeyStore, open_key_store
 from hydrawatch.gateway.live import LiveScoring
 from hydrawatch.gateway.metrics import Metrics
@@ -42,7 +40,7 @@ class GatewayState:
     sink: EventSink
     router: Router
     ips: ClientIpResolver
-    http: httpx.AsyncClient
+    http: HttpClients
     metrics: Metrics
     live: LiveScoring | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -118,18 +116,7 @@ async def open_state(config: GatewayConfig) -> GatewayState:
             flush_seconds=rec.flush_seconds,
             retention_days=rec.retention_days,
         )
-    t = config.timeouts
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60.0)
-    http = httpx.AsyncClient(
-        # TCP_NODELAY: request headers and body go out as separate writes; without it Nagle's
-        # algorithm holds the body back until the upstream's delayed ACK (tens of ms)
-        transport=httpx.AsyncHTTPTransport(
-            limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        ),
-        timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
-        follow_redirects=False,
-        trust_env=False,
-    )
+    http = HttpClients(config.timeouts)
     gw = GatewayState(
         config=config,
         keys=keys,

@@ -6,7 +6,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from hydrawatch.events.schema import Exchange
+from hydrawatch.ingest.columns import EventRow, event_tuple
 from hydrawatch.ingest.errors import BadRecord, IngestError
+from hydrawatch.ingest.fastrow import simple_row
 from hydrawatch.ingest.readers import Bad, Record, iter_records
 from hydrawatch.ingest.record import RecordParser, make_parser
 from hydrawatch.ingest.stats import IngestStats
@@ -40,6 +42,52 @@ def parse_records(
             else:
                 stats.records_ok += 1
                 yield line, ex
+                continue
+        stats.add_bad(source, line, reason)
+        if strict:
+            raise IngestError(f"{source}:{line}: {reason}")
+    if seen == 0 and warn_empty:
+        stats.warnings.append(f"{source}: no records (empty file)")
+
+
+def uses_fast_rows(adapter: str, mapping: Mapping[str, str] | None) -> bool:
+    """Whether contract records may take the fast row path (not with a mapping or another adapter)."""
+    return adapter in ("auto", "contract") and not mapping
+
+
+def parse_rows(
+    records: Iterator[Record],
+    parse: RecordParser,
+    *,
+    fast: bool,
+    source: str,
+    strict: bool,
+    stats: IngestStats,
+    warn_empty: bool = True,
+) -> Iterator[EventRow]:
+    """Decoded records to ``EVENT_COLUMNS`` rows: plain contract records by the fast path when
+    ``fast``, everything else (and every bad record) by ``parse`` as in :func:`parse_records`."""
+    seen = 0
+    for line, obj in records:
+        seen += 1
+        if fast and type(obj) is dict and "request" not in obj and "request_id" not in obj:
+            row = simple_row(obj, line, source)
+            if row is not None:
+                stats.records_ok += 1
+                yield row
+                continue
+        if type(obj) is Bad:
+            reason = obj.reason
+        else:
+            try:
+                ex = parse(obj)
+            except BadRecord as e:
+                reason = str(e)
+            except _UNEXPECTED as e:
+                reason = f"record: cannot be read ({type(e).__name__}: {str(e)[:200]})"
+            else:
+                stats.records_ok += 1
+                yield event_tuple(ex, line, source)
                 continue
         stats.add_bad(source, line, reason)
         if strict:

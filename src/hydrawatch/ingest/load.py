@@ -16,7 +16,7 @@ import pyarrow as pa
 from hydrawatch.events.schema import EVENT_COLUMNS
 from hydrawatch.ingest.columns import EventBatchBuilder
 from hydrawatch.ingest.errors import IngestError
-from hydrawatch.ingest.exchanges import parse_records
+from hydrawatch.ingest.exchanges import parse_rows, uses_fast_rows
 from hydrawatch.ingest.parallel import ParseOptions, Task, plan, read_part, remove_part, run_task
 from hydrawatch.ingest.readers import detect_format, is_gzip, iter_records
 from hydrawatch.ingest.record import make_parser
@@ -75,19 +75,17 @@ def is_events_parquet(path: str, fmt: str | None) -> bool:
 
 
 def insert_events_parquet(con: duckdb.DuckDBPyConnection, q: str, path: str, stats: IngestStats) -> None:
-    """Copy a normalised events Parquet file as it is (its ``line``/``source`` still name the original log)."""
+    """Copy a normalised events Parquet file as it is (``line``/``source`` still name the original log)."""
     import duckdb
 
     stats.files += 1
     stats.bytes += os.path.getsize(path)
     try:
-        before = con.execute(f"SELECT count(*) FROM {q}").fetchone()
-        con.execute(f"INSERT INTO {q} SELECT * FROM read_parquet(?)", [path])
-        after = con.execute(f"SELECT count(*) FROM {q}").fetchone()
+        inserted = con.execute(f"INSERT INTO {q} SELECT * FROM read_parquet(?)", [path]).fetchall()
     except duckdb.Error as e:
         stats.add_bad(path, 1, f"unreadable events Parquet: {str(e).splitlines()[0]}")
         return
-    stats.records_ok += (after[0] if after else 0) - (before[0] if before else 0)
+    stats.records_ok += int(inserted[0][0]) if inserted else 0
 
 
 def _plain_jsonl_bytes(paths: list[str], fmt: str | None) -> int:
@@ -162,18 +160,18 @@ def _load_serial(
         if progress is not None:
             progress(stats.records_ok + stats.records_bad)
 
-    direct = opts.adapter in ("auto", "contract") and not opts.mapping
+    direct = fast = uses_fast_rows(opts.adapter, opts.mapping)
     for path in files:
         if direct and is_events_parquet(path, opts.fmt):
             flush()
             insert_events_parquet(con, q, path, stats)
             continue
         stats.files += 1
-        builder.source = path
         records = iter_records(path, fmt=opts.fmt, max_line_bytes=opts.max_line_bytes, stats=stats)
+        rows = parse_rows(records, parse, fast=fast, source=path, strict=opts.strict, stats=stats)
         try:
-            for line, ex in parse_records(records, parse, source=path, strict=opts.strict, stats=stats):
-                builder.add(ex, line)
+            for row in rows:
+                builder.add_row(row)
                 if len(builder) >= opts.batch_rows:
                     flush()
         finally:
@@ -200,9 +198,8 @@ def _load_parallel(
     offsets: dict[str, int] = {}
     seen: dict[str, int] = {}
     workdir = tempfile.mkdtemp(prefix="hydrawatch-ingest-", dir=tmp_dir)
-    jobs = [
-        (opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks) if t.path not in copied
-    ]
+    jobs = [(opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks)]
+    jobs = [job for job in jobs if job[1].path not in copied]
     if not jobs:
         shutil.rmtree(workdir, ignore_errors=True)
         return _load_serial(con, q, files, opts, progress)

@@ -17,7 +17,7 @@ import pyarrow as pa
 from hydrawatch.events.schema import EVENT_COLUMNS
 from hydrawatch.ingest.columns import EventBatchBuilder
 from hydrawatch.ingest.errors import IngestError
-from hydrawatch.ingest.exchanges import parse_records
+from hydrawatch.ingest.exchanges import parse_rows, uses_fast_rows
 from hydrawatch.ingest.readers import LineCount, detect_format, is_gzip, iter_jsonl, iter_records
 from hydrawatch.ingest.record import make_parser
 from hydrawatch.ingest.stats import IngestStats
@@ -96,7 +96,7 @@ def run_task(job: tuple[ParseOptions, Task, str]) -> TaskResult:
     opts, task, part = job
     stats = IngestStats()
     parse = make_parser(opts.adapter, opts.mapping, keep_extra=False)
-    builder = EventBatchBuilder(task.path)
+    builder = EventBatchBuilder()
     count = LineCount()
     rows = 0
     error: tuple[int, str] | None = None
@@ -113,10 +113,17 @@ def run_task(job: tuple[ParseOptions, Task, str]) -> TaskResult:
     try:
         with pa.OSFile(part, "wb") as sink, pa.ipc.new_file(sink, EVENT_COLUMNS) as writer:
             try:
-                for line, ex in parse_records(
-                    records, parse, source=task.path, strict=opts.strict, stats=stats, warn_empty=False
+                fast = uses_fast_rows(opts.adapter, opts.mapping)
+                for row in parse_rows(
+                    records,
+                    parse,
+                    fast=fast,
+                    source=task.path,
+                    strict=opts.strict,
+                    stats=stats,
+                    warn_empty=False,
                 ):
-                    builder.add(ex, line)
+                    builder.add_row(row)
                     if len(builder) >= opts.batch_rows:
                         rows += len(builder)
                         writer.write_batch(builder.flush())

@@ -91,7 +91,7 @@ def _logprobs(p: dict[str, Any]) -> tuple[bool | None, int | None]:
     return opt_bool(v, "params.logprobs"), top
 
 
-_SIMPLE_KEYS: Final = frozenset({"max_tokens", "temperature", "top_p", "stream"})
+SIMPLE_PARAM_KEYS: Final = frozenset({"max_tokens", "temperature", "top_p", "stream"})
 
 
 def _simple(p: dict[str, Any]) -> Params | None:
@@ -112,7 +112,7 @@ def _simple(p: dict[str, Any]) -> Params | None:
 
 def parse_params(value: Any) -> Params:
     """The contract's ``params`` object (or a JSON string of one, as CSV carries it)."""
-    if type(value) is dict and value.keys() <= _SIMPLE_KEYS:
+    if type(value) is dict and value.keys() <= SIMPLE_PARAM_KEYS:
         fast = _simple(value)
         if fast is not None:
             return fast

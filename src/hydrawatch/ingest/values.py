@@ -72,7 +72,10 @@ def opt_float(v: Any, field: str) -> float | None:
         return None
     t = type(v)
     if t is float or t is int:
-        f = float(v)
+        try:
+            f = float(v)
+        except OverflowError:
+            raise BadRecord(f"{field}: {str(v)[:40]} is out of range") from None
     elif t is str:
         s = v.strip()
         if not s:
@@ -117,11 +120,17 @@ def epoch_from_number(f: float, field: str) -> float:
     return f
 
 
-def epoch_from_datetime(d: datetime) -> float:
-    """Epoch seconds of a datetime; a naive datetime is taken as UTC."""
+def epoch_from_datetime(d: datetime, field: str = "ts") -> float:
+    """Epoch seconds of a datetime; a naive datetime is taken as UTC. Times before 1970 are refused."""
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
-    return d.timestamp()
+    try:
+        f = d.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise BadRecord(f"{field}: out of range: {d.isoformat()[:40]!r}") from None
+    if f < 0:
+        raise BadRecord(f"{field}: {d.isoformat()[:40]!r} is before 1970")
+    return f
 
 
 def _looks_iso(s: str) -> bool:
@@ -134,7 +143,10 @@ def opt_ts(v: Any, field: str) -> float | None:
         return None
     t = type(v)
     if t is float or t is int:
-        return epoch_from_number(float(v), field)
+        try:
+            return epoch_from_number(float(v), field)
+        except OverflowError:
+            raise BadRecord(f"{field}: {str(v)[:40]} is not a valid epoch time") from None
     if t is str:
         s = v.strip()
         if not s:
@@ -144,15 +156,12 @@ def opt_ts(v: Any, field: str) -> float | None:
                 d = datetime.fromisoformat(s)
             except ValueError:
                 raise BadRecord(f"{field}: not ISO-8601 or epoch seconds: {s[:40]!r}") from None
-            try:
-                return epoch_from_datetime(d)
-            except (OverflowError, ValueError, OSError):
-                raise BadRecord(f"{field}: out of range: {s[:40]!r}") from None
+            return epoch_from_datetime(d, field)
         try:
             f = float(s)
         except ValueError:
             raise BadRecord(f"{field}: not ISO-8601 or epoch seconds: {s[:40]!r}") from None
         return epoch_from_number(f, field)
     if isinstance(v, datetime):
-        return epoch_from_datetime(v)
+        return epoch_from_datetime(v, field)
     raise BadRecord(f"{field}: expected a time, got {_kind(v)}")

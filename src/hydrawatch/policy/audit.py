@@ -36,6 +36,7 @@ def audit_record(*, ts: float, account_id: str, decision: Decision, request_id: 
         "campaign_id": d.campaign_id,
         "reasons": list(d.reasons),
         "max_tokens_cap": d.max_tokens_cap,
+        "max_choices": d.max_choices,
         "strip_reasoning": d.strip_reasoning,
         "strip_logprobs": d.strip_logprobs,
         "throttle_factor": d.throttle_factor,
@@ -48,7 +49,7 @@ class AuditLog:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path,  # the state directory, or a ``*.jsonl`` file
         *,
         redis_url: str | None = None,
         key_prefix: str = "hydrawatch:",
@@ -56,7 +57,8 @@ class AuditLog:
         timeout: float = 0.25,
     ) -> None:
         p = Path(path)
-        self.path = p / AUDIT_FILE if p.is_dir() or not p.suffix else p
+        # a state directory (existing or not) gets audit.jsonl inside; a *.jsonl path is the file
+        self.path = p if p.suffix == ".jsonl" and not p.is_dir() else p / AUDIT_FILE
         self.stream = key_prefix + "audit"
         self.stream_maxlen = stream_maxlen
         self.timeout = timeout

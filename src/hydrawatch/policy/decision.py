@@ -45,6 +45,7 @@ class Decision:
     retry_after: float | None = None
     band_action: Action | None = None
     message: str | None = None
+    max_choices: int | None = None  # cap on OpenAI ``n`` (samples per request)
 
     @property
     def auditable(self) -> bool:
@@ -54,7 +55,12 @@ class Decision:
     @property
     def degrades(self) -> bool:
         """True when requests or responses must be rewritten."""
-        return self.max_tokens_cap is not None or self.strip_reasoning or self.strip_logprobs
+        return (
+            self.max_tokens_cap is not None
+            or self.max_choices is not None
+            or self.strip_reasoning
+            or self.strip_logprobs
+        )
 
 
 def more_severe(a: Action, b: Action) -> Action:

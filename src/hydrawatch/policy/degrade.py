@@ -58,6 +58,8 @@ def degrade_request(body: dict[str, Any], api: Api, d: Decision) -> dict[str, An
                     out.pop("thinking")  # a budget at or above max_tokens would be rejected upstream
         return out
 
+    if d.max_choices is not None and "n" in out:
+        out["n"] = _capped(out["n"], d.max_choices)
     drop_includes: tuple[str, ...] = ()
     if d.strip_logprobs:
         out.pop("logprobs", None)

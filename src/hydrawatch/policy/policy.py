@@ -23,6 +23,7 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.yaml")
 _ACTION_KEYS = {
     "throttle_factor",
     "max_tokens_cap",
+    "max_choices",
     "strip_reasoning",
     "strip_logprobs",
     "retry_after",
@@ -45,6 +46,7 @@ class Band:
 class ActionSpec:
     throttle_factor: float = 1.0
     max_tokens_cap: int | None = None
+    max_choices: int | None = None
     strip_reasoning: bool = False
     strip_logprobs: bool = False
     retry_after: float | None = None
@@ -109,6 +111,10 @@ class Policy:
     tier_max_action: Mapping[str, Action] = field(default_factory=dict)
     overrides: Mapping[str, AccountRule] = field(default_factory=dict)
     source: str = "<built-in>"
+    _band_starts: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_band_starts", tuple(b.lo for b in self.bands))
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -190,7 +196,7 @@ class Policy:
 
     # --------------------------------------------------------------- deciding
     def band_for(self, risk: float) -> Band:
-        i = bisect.bisect_right([b.lo for b in self.bands], risk) - 1
+        i = bisect.bisect_right(self._band_starts, risk) - 1
         return self.bands[max(0, min(i, len(self.bands) - 1))]
 
     def decide(self, account: AccountInfo, verdict: Verdict) -> Decision:
@@ -216,6 +222,7 @@ class Policy:
             risk=risk,
             campaign_id=campaign,
             max_tokens_cap=spec.max_tokens_cap,
+            max_choices=spec.max_choices,
             strip_reasoning=spec.strip_reasoning,
             strip_logprobs=spec.strip_logprobs,
             throttle_factor=spec.throttle_factor,
@@ -301,6 +308,7 @@ def _read_actions(r: _Reader, raw: Mapping[str, Any]) -> dict[Action, ActionSpec
         m = r.mapping(body, key)
         r.only(m, set() if action == "allow" else _ACTION_KEYS, key)
         cap = m.get("max_tokens_cap")
+        choices = m.get("max_choices")
         message = m.get("message")
         if message is not None and not isinstance(message, str):
             raise r.fail(f"{key}.message", f"expected text, got {message!r}")
@@ -308,6 +316,7 @@ def _read_actions(r: _Reader, raw: Mapping[str, Any]) -> dict[Action, ActionSpec
         specs[action] = ActionSpec(
             throttle_factor=r.number(m.get("throttle_factor", 1.0), f"{key}.throttle_factor", 0.0, 1.0),
             max_tokens_cap=None if cap is None else int(r.number(cap, f"{key}.max_tokens_cap", 1, 10**9)),
+            max_choices=None if choices is None else int(r.number(choices, f"{key}.max_choices", 1, 128)),
             strip_reasoning=r.boolean(m.get("strip_reasoning", False), f"{key}.strip_reasoning"),
             strip_logprobs=r.boolean(m.get("strip_logprobs", False), f"{key}.strip_logprobs"),
             retry_after=None if retry is None else r.number(retry, f"{key}.retry_after", 0.0, 10**7),

@@ -4,9 +4,12 @@ A limit is (scope, metric, window, value): e.g. account ``output-tokens`` per ``
 <= 20000. Account limits come from the account's tier; campaign limits apply to every
 account attributed to a campaign, all of them drawing from one shared budget.
 
-Windows are **fixed** and aligned to the epoch (UTC minutes and UTC days): a window's
-counter resets at its boundary. Fixed windows make the check exact and atomic (one counter
-per limit) at the cost of allowing up to twice a limit across a boundary.
+Windows are aligned to the epoch (UTC minutes and UTC days), one counter per window.
+``window: fixed`` (the default) checks the current window's counter alone: exact, but up
+to twice a limit can pass around a boundary. ``window: sliding`` also counts the previous
+window's counter, weighted by how much of it still overlaps the last window-length of time
+(the "sliding window counter" approximation, which assumes the previous window's traffic
+was spread evenly); it removes the boundary burst.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from hydrawatch.quota.usage import Metric
 Scope = Literal["account", "campaign"]
 Window = Literal["minute", "day"]
 OnStateError = Literal["open", "closed"]
+WindowMode = Literal["fixed", "sliding"]
 
 METRICS: tuple[Metric, ...] = ("tokens", "input-tokens", "output-tokens", "requests")
 WINDOWS: dict[Window, int] = {"minute": 60, "day": 86_400}
@@ -84,6 +88,7 @@ class QuotaLimits:
     timeout: float = 0.5  # seconds per Redis call before the on_state_error rule applies
     breaker_seconds: float = 0.5  # after a Redis failure, skip Redis this long
     max_connections: int = 64  # Redis connections per process (callers queue for one)
+    window: WindowMode = "fixed"
     input_margin: float = 0.2  # reserve input tokens x (1 + margin): estimates run low, settle is exact
 
     def account_limits(self, tier: str | None) -> tuple[Limit, ...]:
@@ -130,6 +135,7 @@ _KNOWN_KEYS = {
     "breaker_ms",
     "max_connections",
     "input_estimate_margin",
+    "window",
 }
 
 
@@ -170,6 +176,9 @@ def load_limits(cfg: Mapping[str, Any] | None) -> QuotaLimits:
     on_err = cfg.get("on_state_error", "open")
     if on_err not in ("open", "closed"):
         raise QuotaConfigError(f"quotas.on_state_error: expected 'open' or 'closed', got {on_err!r}")
+    window = cfg.get("window", "fixed")
+    if window not in ("fixed", "sliding"):
+        raise QuotaConfigError(f"quotas.window: expected 'fixed' or 'sliding', got {window!r}")
     prefix = cfg.get("key_prefix", "hydrawatch:quota:")
     if not isinstance(prefix, str):
         raise QuotaConfigError(f"quotas.key_prefix: expected a string, got {prefix!r}")
@@ -183,4 +192,5 @@ def load_limits(cfg: Mapping[str, Any] | None) -> QuotaLimits:
         breaker_seconds=_number(cfg, "breaker_ms", 500) / 1000.0,
         max_connections=max(1, int(_number(cfg, "max_connections", 64))),
         input_margin=_number(cfg, "input_estimate_margin", 0.2),
+        window=cast(WindowMode, window),
     )

@@ -11,7 +11,15 @@ import time
 from typing import Any
 
 from hydrawatch.quota.limits import QuotaLimits
-from hydrawatch.quota.plan import accepted, denial, plan_charges, remaining_of, settle_deltas, with_margin
+from hydrawatch.quota.plan import (
+    accepted,
+    denial,
+    plan_charges,
+    remaining_of,
+    seen_values,
+    settle_deltas,
+    with_margin,
+)
 from hydrawatch.quota.store import new_reservation_id
 from hydrawatch.quota.usage import Denied, Reservation, Usage
 
@@ -55,8 +63,10 @@ class InMemoryQuotaStore:
         estimate = with_margin(self.limits, estimate)
         charges = plan_charges(self.limits, account_id, campaign_id, estimate, now, tier, factor)
         current = [self._value(c.key, now) for c in charges]
-        if not all(c.fits(v) for c, v in zip(charges, current, strict=True)):
-            return denial(charges, current, now)
+        previous = [self._value(c.prev_key, now) if c.prev_key else 0 for c in charges]
+        seen = seen_values(charges, current, previous)
+        if not all(c.fits(v) for c, v in zip(charges, seen, strict=True)):
+            return denial(charges, current, previous, now)
         for c, v in zip(charges, current, strict=True):
             entry = self._counters.get(c.key)
             if entry is None or entry[1] <= now:
@@ -65,7 +75,7 @@ class InMemoryQuotaStore:
             else:
                 expires = entry[1]
             self._counters[c.key] = (v + c.amount, expires)
-        r = accepted(new_reservation_id(), account_id, campaign_id, estimate, charges, current, now)
+        r = accepted(new_reservation_id(), account_id, campaign_id, estimate, charges, seen, now)
         self._pending[r.id] = (r, now + _PENDING_SECONDS)
         heapq.heappush(self._expiries, (now + _PENDING_SECONDS, 1, r.id))
         return r
@@ -89,7 +99,9 @@ class InMemoryQuotaStore:
     ) -> dict[str, int]:
         now = time.time() if now is None else now
         charges = plan_charges(self.limits, account_id, campaign_id, Usage(0, 0, 0), now, tier, factor)
-        return remaining_of(charges, [self._value(c.key, now) for c in charges])
+        current = [self._value(c.key, now) for c in charges]
+        previous = [self._value(c.prev_key, now) if c.prev_key else 0 for c in charges]
+        return remaining_of(charges, seen_values(charges, current, previous))
 
     async def reservation(self, reservation_id: str) -> Reservation | None:
         entry = self._pending.get(reservation_id)

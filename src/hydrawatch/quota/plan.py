@@ -15,20 +15,43 @@ from hydrawatch.quota.usage import Denied, Metric, Reservation, Usage
 
 @dataclass(frozen=True, slots=True)
 class Charge:
-    """One counter a reservation is checked against and added to."""
+    """One counter a reservation is checked against and added to.
+
+    In sliding mode the previous window's counter (``prev_key``) also counts, weighted by
+    ``prev_weight`` (the share of it still inside the last window-length of time)."""
 
     limit: Limit
     key: str  # counter key, without the store's prefix
     amount: int  # what the estimate adds to it
     cap: int  # the limit after the throttle factor
     window_end: float  # epoch seconds when the counter's window ends
+    prev_key: str | None = None
+    prev_weight: float = 0.0
 
     def ttl(self, now: float) -> int:
-        """Seconds the counter must live: to its window's end plus one window of grace."""
+        """Seconds the counter must live: to its window's end plus one window (it is the
+        previous window for the next one, and settles may still arrive)."""
         return max(1, math.ceil(self.window_end - now) + self.limit.seconds)
 
-    def fits(self, current: int) -> bool:
-        return self.amount <= 0 or current + self.amount <= self.cap
+    def seen(self, current: int, previous: int) -> int:
+        """The usage the check sees: this window's counter plus the previous one's weighted share."""
+        if self.prev_weight <= 0.0 or previous <= 0:
+            return current
+        return current + math.floor(previous * self.prev_weight)
+
+    def fits(self, seen: int) -> bool:
+        return self.amount <= 0 or seen + self.amount <= self.cap
+
+    def retry_after(self, current: int, previous: int, now: float) -> float:
+        """Seconds until this request could fit, if nothing else arrives meanwhile."""
+        length = float(self.limit.seconds)
+        if self.prev_key is None or self.amount > self.cap:
+            return max(0.0, self.window_end - now)
+        room = self.cap - current - self.amount
+        if room >= 0:  # the previous window's share has to decay below the room left
+            return max(0.0, self.window_end - room * length / max(previous, 1) - now)
+        # this window's counter alone is too much: it decays through the next window
+        return max(0.0, self.window_end + length - (self.cap - self.amount) * length / max(current, 1) - now)
 
 
 def counter_key(limit: Limit, owner: str, now: float) -> tuple[str, float]:
@@ -50,10 +73,10 @@ def with_margin(limits: QuotaLimits, estimate: Usage) -> Usage:
     """The estimate a store charges: input tokens raised by ``limits.input_margin`` (settle
     later replaces it by the real usage, so the margin only holds budget while in flight)."""
     m = limits.input_margin
-    inp = estimate.amount("input-tokens")
+    inp = estimate.input_tokens
     if m <= 0 or inp <= 0:
-        return Usage(inp, estimate.amount("output-tokens"), estimate.amount("requests"))
-    return Usage(math.ceil(inp * (1 + m)), estimate.amount("output-tokens"), estimate.amount("requests"))
+        return estimate
+    return Usage(math.ceil(inp * (1 + m)), estimate.output_tokens, estimate.requests)
 
 
 def plan_charges(
@@ -70,31 +93,43 @@ def plan_charges(
     owners: list[tuple[tuple[Limit, ...], str]] = [(limits.account_limits(tier), account_id)]
     if campaign_id:
         owners.append((limits.campaign, campaign_id))
+    sliding = limits.window == "sliding"
     for group, owner in owners:
         for limit in group:
             key, end = counter_key(limit, owner, now)
-            charges.append(
-                Charge(limit, key, estimate.amount(limit.metric), effective_cap(limit, factor), end)
-            )
+            amount, cap = estimate.amount(limit.metric), effective_cap(limit, factor)
+            if not sliding:
+                charges.append(Charge(limit, key, amount, cap, end))
+                continue
+            prev_key, _ = counter_key(limit, owner, now - limit.seconds)
+            weight = min(1.0, max(0.0, (end - now) / limit.seconds))
+            charges.append(Charge(limit, key, amount, cap, end, prev_key, weight))
     return charges
 
 
-def remaining_of(charges: Sequence[Charge], values: Sequence[int]) -> dict[str, int]:
-    """Budget left per limit name, given each counter's value (never below 0)."""
-    return {c.limit.name: max(0, c.cap - v) for c, v in zip(charges, values, strict=True)}
+def remaining_of(charges: Sequence[Charge], seen: Sequence[int]) -> dict[str, int]:
+    """Budget left per limit name, given the usage each check sees (never below 0)."""
+    return {c.limit.name: max(0, c.cap - v) for c, v in zip(charges, seen, strict=True)}
 
 
-def denial(charges: Sequence[Charge], current: Sequence[int], now: float) -> Denied:
-    """The answer when some counter would overflow: the limit whose window ends last
-    (retrying before then would fail again), with the budget left everywhere."""
-    failing = [c for c, v in zip(charges, current, strict=True) if not c.fits(v)]
-    worst = max(failing, key=lambda c: c.window_end)
+def seen_values(charges: Sequence[Charge], current: Sequence[int], previous: Sequence[int]) -> list[int]:
+    return [c.seen(v, p) for c, v, p in zip(charges, current, previous, strict=True)]
+
+
+def denial(charges: Sequence[Charge], current: Sequence[int], previous: Sequence[int], now: float) -> Denied:
+    """The answer when some counter would overflow: the limit that frees up last (retrying
+    before then would fail again), with the budget left everywhere."""
+    seen = seen_values(charges, current, previous)
+    failing = [
+        (c.retry_after(v, p, now), c)
+        for c, v, p, sv in zip(charges, current, previous, seen, strict=True)
+        if not c.fits(sv)
+    ]
+    wait, worst = max(failing, key=lambda f: f[0])
     text = worst.limit.description
     if worst.amount > worst.cap:
         text += " (this request alone exceeds the limit)"
-    return Denied(
-        limit=text, retry_after=max(0.0, worst.window_end - now), remaining=remaining_of(charges, current)
-    )
+    return Denied(limit=text, retry_after=wait, remaining=remaining_of(charges, seen))
 
 
 def accepted(
@@ -103,10 +138,10 @@ def accepted(
     campaign_id: str | None,
     estimate: Usage,
     charges: Sequence[Charge],
-    before: Sequence[int],
+    seen_before: Sequence[int],
     now: float,
 ) -> Reservation:
-    after = [v + c.amount for c, v in zip(charges, before, strict=True)]
+    after = [v + c.amount for c, v in zip(charges, seen_before, strict=True)]
     return Reservation(
         id=reservation_id,
         account_id=account_id,

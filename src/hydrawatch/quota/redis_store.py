@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
 from redis.retry import Retry
 
 from hydrawatch.quota.limits import QuotaLimits
@@ -31,6 +32,7 @@ from hydrawatch.quota.plan import (
     denial,
     plan_charges,
     remaining_of,
+    seen_values,
     settle_deltas,
     with_margin,
 )
@@ -42,26 +44,33 @@ T = TypeVar("T")
 
 _PENDING_SECONDS = 86_400 + 3_600
 
-# KEYS[1] = pending record, KEYS[2..n+1] = counters
-# ARGV[1] = pending payload, ARGV[2] = pending ttl, then per counter: cap, amount, ttl
+# KEYS[1] = pending record, then per counter i: KEYS[2i] = its counter, KEYS[2i+1] = the
+# previous window's counter (read only when the weight is > 0, i.e. sliding windows)
+# ARGV[1] = pending payload, ARGV[2] = pending ttl, then per counter: cap, amount, ttl, weight
+# The check mirrors Charge.seen/fits in plan.py: cur + floor(prev * weight) + amount <= cap.
 RESERVE_LUA = """
-local n = #KEYS - 1
-local cur = {}
+local n = (#KEYS - 1) / 2
+local cur, prev = {}, {}
 local ok = 1
 for i = 1, n do
-  local c = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  local c = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local w = tonumber(ARGV[4 * i + 2])
+  local p = 0
+  if w > 0 then p = tonumber(redis.call('GET', KEYS[2 * i + 1]) or '0') end
   cur[i] = c
-  local cap = tonumber(ARGV[3 * i])
-  local amt = tonumber(ARGV[3 * i + 1])
-  if amt > 0 and c + amt > cap then ok = 0 end
+  prev[i] = p
+  local amt = tonumber(ARGV[4 * i])
+  local seen = c
+  if w > 0 and p > 0 then seen = c + math.floor(p * w) end
+  if amt > 0 and seen + amt > tonumber(ARGV[4 * i - 1]) then ok = 0 end
 end
-if ok == 0 then return {0, cur} end
+if ok == 0 then return {0, cur, prev} end
 for i = 1, n do
-  redis.call('INCRBY', KEYS[i + 1], ARGV[3 * i + 1])
-  redis.call('EXPIRE', KEYS[i + 1], ARGV[3 * i + 2])
+  redis.call('INCRBY', KEYS[2 * i], ARGV[4 * i])
+  redis.call('EXPIRE', KEYS[2 * i], ARGV[4 * i + 1])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return {1, cur}
+return {1, cur, prev}
 """
 
 # KEYS[1] = pending record, KEYS[2..] = counters; ARGV[i] = delta for KEYS[i + 1]
@@ -140,7 +149,11 @@ class RedisQuotaStore:
         try:
             async with asyncio.timeout(self.limits.timeout * 2):  # bounds pool wait + connect + reply
                 return await aw
-        except Exception as e:  # any Redis / network / timeout failure
+        except ResponseError as e:  # Redis answered with an error: it is up, do not trip the breaker
+            self.state_errors += 1
+            log.warning("quota state error: %s", e)
+            raise StateUnavailable(str(e)) from e
+        except Exception as e:  # any network / timeout / pool failure
             self.state_errors += 1
             self._down_until = time.monotonic() + self.limits.breaker_seconds
             log.warning("quota state unavailable: %s: %s", type(e).__name__, e)
@@ -180,18 +193,20 @@ class RedisQuotaStore:
         charges = plan_charges(self.limits, account_id, campaign_id, estimate, now, tier, factor)
         rid = new_reservation_id()
         draft = accepted(rid, account_id, campaign_id, estimate, charges, [0] * len(charges), now)
-        keys = [self.prefix + "res:" + rid] + [self.prefix + c.key for c in charges]
+        keys = [self.prefix + "res:" + rid]
         args: list[Any] = [_dump(draft), _PENDING_SECONDS]
         for c in charges:
-            args += [c.cap, c.amount, c.ttl(now)]
+            keys += [self.prefix + c.key, self.prefix + (c.prev_key or c.key)]
+            args += [c.cap, c.amount, c.ttl(now), repr(c.prev_weight)]
         try:
-            ok, current = await self._call(self._reserve(keys=keys, args=args))
+            ok, cur_raw, prev_raw = await self._call(self._reserve(keys=keys, args=args))
         except StateUnavailable:
             return self._on_error(account_id, campaign_id, estimate, now)
-        values = [int(v) for v in current]
+        current, previous = [int(v) for v in cur_raw], [int(v) for v in prev_raw]
         if not ok:
-            return denial(charges, values, now)
-        return accepted(rid, account_id, campaign_id, estimate, charges, values, now)
+            return denial(charges, current, previous, now)
+        seen = seen_values(charges, current, previous)
+        return accepted(rid, account_id, campaign_id, estimate, charges, seen, now)
 
     async def settle(self, reservation: Reservation, actual: Usage) -> None:
         if reservation.state_error:
@@ -218,11 +233,14 @@ class RedisQuotaStore:
         )
         if not charges:
             return {}
+        keys = [self.prefix + c.key for c in charges] + [self.prefix + (c.prev_key or c.key) for c in charges]
         try:
-            raw = await self._call(self.redis.mget([self.prefix + c.key for c in charges]))
+            raw = await self._call(self.redis.mget(keys))
         except StateUnavailable:
             return {}
-        return remaining_of(charges, [int(v) if v is not None else 0 for v in raw])
+        values = [int(v) if v is not None else 0 for v in raw]
+        n = len(charges)
+        return remaining_of(charges, seen_values(charges, values[:n], values[n:]))
 
     async def reservation(self, reservation_id: str) -> Reservation | None:
         try:

@@ -9,33 +9,45 @@ from typing import Any, Literal
 Metric = Literal["tokens", "input-tokens", "output-tokens", "requests"]
 
 
+MAX_COUNT = 10**12  # counts are clamped here so Redis integers (int64) can never overflow
+
+
 def _count(value: Any) -> int:
-    """A non-negative int from untrusted input (anything else counts as 0)."""
+    """A count in [0, MAX_COUNT] from untrusted input (anything but a number counts as 0)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     if isinstance(value, float) and not math.isfinite(value):
         return 0
-    return max(0, int(value))
+    return min(MAX_COUNT, max(0, int(value)))
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens and requests of one call (an estimate before it, real usage after)."""
+    """Tokens and requests of one call (an estimate before it, real usage after).
+
+    Fields that are not non-negative counts (None, negative, NaN, text) are stored as 0;
+    finite floats are truncated; counts above ``MAX_COUNT`` are clamped to it."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 1
 
+    def __post_init__(self) -> None:
+        # untrusted counts (upstream usage, client fields): anything but a count becomes 0
+        for name in ("input_tokens", "output_tokens", "requests"):
+            v = getattr(self, name)
+            if type(v) is not int or v < 0 or v > MAX_COUNT:
+                object.__setattr__(self, name, _count(v))
+
     def amount(self, metric: Metric) -> int:
-        """How much of ``metric`` this usage consumes (negative fields count as 0)."""
-        i, o = _count(self.input_tokens), _count(self.output_tokens)
+        """How much of ``metric`` this usage consumes."""
         if metric == "tokens":
-            return i + o
+            return self.input_tokens + self.output_tokens
         if metric == "input-tokens":
-            return i
+            return self.input_tokens
         if metric == "output-tokens":
-            return o
-        return _count(self.requests)
+            return self.output_tokens
+        return self.requests
 
 
 @dataclass(frozen=True, slots=True)

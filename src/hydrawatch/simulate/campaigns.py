@@ -29,7 +29,7 @@ from hydrawatch.simulate.exchange import Client, Emitter, Item, thinking_params
 from hydrawatch.simulate.models import NEW_MODEL, new_model_share, pick
 from hydrawatch.simulate.seeding import derive_seed
 from hydrawatch.simulate.spec import CampaignSpec
-from hydrawatch.simulate.timing import DAY, HOUR, Habit, human_times, poisson_stream, tz_of
+from hydrawatch.simulate.timing import DAY, HOUR, poisson_stream, quota_times, tz_of
 from hydrawatch.simulate.world import Actor, World
 
 WAVE_PARTICIPATION = 0.92
@@ -153,19 +153,9 @@ def _times(
         return
     days = max((b - a) / DAY, 1e-3)
     if spec.stealth:
-        active = rng.uniform(0.55, 0.9)
-        per_day = target / (days * active)
-        sessions = max(1.0, per_day / rng.uniform(8, 20))
-        habit = Habit(
-            profile="human",
-            active_prob=active,
-            weekend=0.8,
-            sessions=sessions,
-            turns=per_day / sessions,
-            gap_s=rng.uniform(25, 60),
+        yield from quota_times(
+            rng, a, b, tz_of(acct.country), target, rng.uniform(0.75, 0.95), gap_s=rng.uniform(25, 60)
         )
-        for ts, _ in human_times(rng, a, b, tz_of(acct.country), habit):
-            yield ts
         return
     amp = 0.0 if spec.population == "scraper" else 0.35
     yield from poisson_stream(rng, a, b, target / days, amp=amp, tz=plan.operator_tz)

@@ -21,6 +21,13 @@ import orjson
     default=None,
     help="Include response texts (default: per scenario; off for 'disclosed').",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Generator processes (output is identical for any number).",
+)
 @click.option("--list", "list_only", is_flag=True, help="List scenarios and exit.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def simulate(
@@ -29,6 +36,7 @@ def simulate(
     seed: int,
     scale: float,
     responses: bool | None,
+    workers: int,
     list_only: bool,
     quiet: bool,
 ) -> None:
@@ -60,5 +68,6 @@ def simulate(
         scale=scale,
         responses=responses,
         progress=None if quiet else stderr_progress,
+        workers=workers,
     )
     click.echo(orjson.dumps(summary.to_json()).decode())

@@ -359,7 +359,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rubric": (RUBRIC, ()),
     "censor": (CENSOR, CENSOR_FOREIGN),
 }
-BOOK_SIZE = 4096
+BOOK_SIZE = 2048
 
 
 class Phrasebook:
@@ -438,8 +438,8 @@ def analyst(rng: random.Random, book: Phrasebook) -> Request:
 
 
 def unrelated(rng: random.Random, book: Phrasebook) -> Request:
-    pools = ("chat", "writing", "code", "roleplay")
-    texts = corpus.pool(pools[int(rng.random() * 4)])
+    pools = ("chat", "chat", "chat", "writing", "writing", "code", "code", "roleplay")
+    texts = corpus.pool(pools[int(rng.random() * len(pools))])
     return Request(None, texts[int(rng.random() * len(texts))], 350.0, False, "plain")
 
 

@@ -36,6 +36,11 @@ def thinking_params(params: dict[str, Any], user_agent: str, effort: str) -> Non
     """Ask for reasoning the way the client's API does (Anthropic: ``thinking``; others: effort)."""
     if user_agent.startswith("Anthropic") or user_agent.startswith("claude"):
         budget = {"low": 2048, "medium": 8000, "high": 24000}[effort]
+        max_tokens = params.get("max_tokens")
+        if max_tokens is not None:  # the budget must stay below max_tokens
+            budget = max(1024, min(budget, int(max_tokens) - 1024))
+            if int(max_tokens) <= budget:
+                params["max_tokens"] = budget + 2048
         params["thinking"] = {"type": "enabled", "budget_tokens": budget}
     else:
         params["reasoning_effort"] = effort
@@ -93,7 +98,7 @@ class Emitter:
                     effort = (
                         "medium"
                         if thinking is None
-                        else ("high" if thinking["budget_tokens"] >= 16000 else "medium")
+                        else ("high" if thinking["budget_tokens"] >= 12000 else "medium")
                     )
                 base = _EFFORT[effort] * (1.8 if elicited else 1.0)
                 r_tok = int(base * _exp(0.7 * _Z[int(r() * 4096)]))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 DAY = 86400.0
 

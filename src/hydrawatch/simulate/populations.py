@@ -80,7 +80,7 @@ def _legit_account(rng: random.Random, world: World, kind: str, i: int, country:
     domain = kw.pop("domain", None) or CONSUMER_DOMAINS[int(rng.random() * len(CONSUMER_DOMAINS))]
     return Account(
         account_id=account_id(world.seed, kind, i),
-        created_at=world.start - rng.uniform(5, 700) * DAY,
+        created_at=_created(rng, world, kw.pop("new_share", 0.0)),
         email=email_for(rng, domain),
         payment_fingerprint=kw.pop("payment", payment_fingerprint(world.seed, kind, i)),
         country=country,
@@ -88,6 +88,13 @@ def _legit_account(rng: random.Random, world: World, kind: str, i: int, country:
         verified=kw.pop("verified", rng.random() < 0.7),
         organization=kw.pop("organization", None),
     )
+
+
+def _created(rng: random.Random, world: World, new_share: float) -> float:
+    """Sign-up time: most accounts are months old, ``new_share`` sign up just before or during the window."""
+    if rng.random() < new_share:
+        return world.start + rng.uniform(-2.0, 0.8 * (world.end - world.start) / DAY) * DAY
+    return world.start - rng.uniform(5, 700) * DAY
 
 
 def _country(rng: random.Random) -> str:
@@ -131,7 +138,7 @@ def chat_events(
     messages: list[dict[str, str]] = []
     model = pick(rng, mix)
     temp = rng.choice((None, 0.7, 1.0))
-    for ts, k in human_times(rng, world.start, world.end, tz, habit):
+    for ts, k in human_times(rng, max(world.start, acct.created_at), world.end, tz, habit):
         if k == 0 or not habit.multi_turn:
             texts = corpus.pool(pools[int(rng.random() * len(pools))])
             messages = [{"role": "user", "content": texts[int(rng.random() * len(texts))]}]
@@ -175,7 +182,7 @@ def developer_events(
     max_tokens = rng.choice((256, 512, 1024, 2048, 4096, None))
     messages: list[dict[str, str]] = []
     model = pick(rng, "developer")
-    for ts, k in human_times(rng, world.start, world.end, tz, habit):
+    for ts, k in human_times(rng, max(world.start, acct.created_at), world.end, tz, habit):
         if k == 0 or not habit.multi_turn or rng.random() < 0.5:
             texts = corpus.pool(pools[int(rng.random() * len(pools))])
             messages = [{"role": "user", "content": texts[int(rng.random() * len(texts))]}]
@@ -222,7 +229,7 @@ def _client(rng: random.Random, world: World, acct: Account, kinds: tuple[str, .
 def chat_users(world: World, spec: PopulationSpec, n: int) -> Iterator[Actor]:
     for i in range(n):
         rng = world.rng(spec.population, i)
-        acct = _legit_account(rng, world, spec.population, i, _country(rng))
+        acct = _legit_account(rng, world, spec.population, i, _country(rng), new_share=0.1)
         habit = Habit(
             active_prob=rng.uniform(0.25, 0.8), sessions=rng.uniform(1, 3), turns=rng.uniform(1.5, 5)
         )
@@ -242,6 +249,7 @@ def developers(world: World, spec: PopulationSpec, n: int) -> Iterator[Actor]:
             i,
             _country(rng),
             signup_path=rng.choice(("standard", "standard", "startup")),
+            new_share=0.1,
         )
         habit = Habit(
             profile="work",
@@ -383,7 +391,13 @@ def agentic_coders(world: World, spec: PopulationSpec, n: int) -> Iterator[Actor
     for i in range(n):
         rng = world.rng(spec.population, i)
         acct = _legit_account(
-            rng, world, spec.population, i, _country(rng), signup_path=rng.choice(("standard", "startup"))
+            rng,
+            world,
+            spec.population,
+            i,
+            _country(rng),
+            signup_path=rng.choice(("standard", "startup")),
+            new_share=0.05,
         )
         habit = Habit(
             profile="work",
@@ -412,7 +426,7 @@ def _agent_events(rng: random.Random, world: World, acct: Account, habit: Habit,
     messages: list[dict[str, str]] = []
     context = 0
     model = pick(rng, "agentic")
-    for ts, k in human_times(rng, world.start, world.end, tz_of(acct.country), habit):
+    for ts, k in human_times(rng, max(world.start, acct.created_at), world.end, tz_of(acct.country), habit):
         if k == 0:
             texts = corpus.pool(rng.choice(("code", "faq_questions", "writing_short")))
             messages = [{"role": "user", "content": texts[int(rng.random() * len(texts))]}]
@@ -511,6 +525,7 @@ def campus_nat(world: World, spec: PopulationSpec, n: int) -> Iterator[Actor]:
             "US",
             domain=domain,
             signup_path="education",
+            new_share=0.15,
             verified=rng.random() < 0.4,
         )
         habit = Habit(
@@ -533,7 +548,7 @@ def vpn_users(world: World, spec: PopulationSpec, n: int) -> Iterator[Actor]:
     exits = ipspace.ip_pool(world.rng(spec.population, "exits"), "vpn", int(spec.options.get("exits", 60)))
     for i in range(n):
         rng = world.rng(spec.population, i)
-        acct = _legit_account(rng, world, spec.population, i, _country(rng))
+        acct = _legit_account(rng, world, spec.population, i, _country(rng), new_share=0.1)
         habit = Habit(
             active_prob=rng.uniform(0.3, 0.8), sessions=rng.uniform(1, 3), turns=rng.uniform(1.5, 4)
         )

@@ -144,9 +144,9 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "The disclosed size at scale 1: ~25,000 campaign accounts, ~28.8M exchanges in 45 "
         "days, campaigns ~90% of traffic (four labs' tactics), plus legitimate traffic; responses off.",
         45.0,
-        legit(3.0),
+        legit(4.5),
         (
-            replace(LOCKSTEP, campaign_id="lab-a", accounts=150, start_day=2.0, per_account=(800, 1250)),
+            replace(LOCKSTEP, campaign_id="lab-a", accounts=150, start_day=2.0, per_account=(840, 1260)),
             replace(
                 LOCKSTEP,
                 campaign_id="lab-b",
@@ -157,7 +157,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
                 payment_group=20,
                 cohort_size=80,
                 start_day=0.0,
-                per_account=(800, 1250),
+                per_account=(840, 1260),
             ),
             replace(
                 NARROW_PIVOT,
@@ -169,9 +169,9 @@ _SCENARIOS: tuple[Scenario, ...] = (
                 payment_group=25,
                 chain=3,
                 start_day=0.0,
-                per_account=(800, 1250),
+                per_account=(840, 1260),
             ),
-            replace(STEALTH, campaign_id="lab-d", accounts=1500, per_account=(800, 1250), start_day=5.0),
+            replace(STEALTH, campaign_id="lab-d", accounts=1500, per_account=(840, 1260), start_day=5.0),
         ),
         new_model_day=30.0,
         responses=False,

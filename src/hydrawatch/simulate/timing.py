@@ -192,6 +192,7 @@ class Habit:
     turns: float = 3.0
     gap_s: float = 70.0
     multi_turn: bool = True
+    steady: bool = False  # session lengths close to ``turns`` (a worker keeping a quota)
 
 
 def human_times(
@@ -206,7 +207,10 @@ def human_times(
             n = 1 + poisson(rng, max(0.0, h.sessions - 1.0))
             for s in session_starts(rng, day, tz, n, h.profile):
                 t = max(s, last + 60.0)
-                turns = 1 + min(60, int(rng.expovariate(1.0 / max(h.turns - 1.0, 0.01))))
+                if h.steady:
+                    turns = max(1, round(h.turns * (0.5 + rng.random())))
+                else:
+                    turns = 1 + min(60, int(rng.expovariate(1.0 / max(h.turns - 1.0, 0.01))))
                 for k in range(turns):
                     if t >= end:
                         return
@@ -215,3 +219,34 @@ def human_times(
                     t += 5.0 + lognormal_around(rng, h.gap_s, 0.8)
                 last = t
         day += DAY
+
+
+def quota_times(
+    rng: random.Random,
+    start: float,
+    end: float,
+    tz: float,
+    target: int,
+    active_prob: float,
+    profile: str = "human",
+    gap_s: float = 40.0,
+) -> Iterator[float]:
+    """About ``target`` request times spread over human-looking sessions on the active local days
+    of ``[start, end)``: a worker keeping a quota while looking like a keen person."""
+    first = math.floor((start + tz * HOUR) / DAY) * DAY - tz * HOUR
+    days = [first + d * DAY for d in range(int((end - first) // DAY) + 1)]
+    active = [d for d in days if rng.random() < active_prob] or days[:1]
+    per_day = target / len(active)
+    last = start
+    for day in active:
+        n = max(1, round(per_day * (0.8 + 0.4 * rng.random())))
+        k = max(1, round(n / (8 + 12 * rng.random())))
+        for j, s in enumerate(session_starts(rng, day, tz, k, profile)):
+            t = max(s, last + 60.0)
+            for _ in range(n // k + (1 if j < n % k else 0)):
+                if t >= end:
+                    return
+                if t >= start:
+                    yield t
+                t += 5.0 + lognormal_around(rng, gap_s, 0.8)
+            last = t

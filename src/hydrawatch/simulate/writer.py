@@ -1,15 +1,23 @@
 """Run a scenario: write accounts and labels as actors are created, then merge every actor's
-event stream by time (heapq k-way merge) straight to events.jsonl in bounded memory."""
+event stream by time (heapq k-way merge) straight to events.jsonl in bounded memory.
+
+With ``workers > 1`` the actors are split round-robin over worker processes; each merges its
+share and sends batches through a pipe (which blocks when full, so memory stays bounded), and
+the parent merges the workers' streams. Merge keys ``(ts, account_id, seq)`` are unique, so the
+output is byte-identical for any number of workers.
+"""
 
 from __future__ import annotations
 
 import csv
 import heapq
+import multiprocessing as mp
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
@@ -22,6 +30,7 @@ from hydrawatch.simulate.scenarios import Scenario, get_scenario
 from hydrawatch.simulate.world import Actor, World
 
 PROGRESS_EVERY_S = 3.0
+BATCH = 2048
 
 
 @dataclass(slots=True)
@@ -44,6 +53,17 @@ def scaled(n: int, scale: float, minimum: int = 1) -> int:
     return max(minimum, round(n * scale)) if n > 0 else 0
 
 
+def make_world(sc: Scenario, seed: int, responses: bool | None) -> World:
+    start = datetime.fromisoformat(sc.start).timestamp()
+    return World(
+        seed=seed,
+        start=start,
+        end=start + sc.days * DAY,
+        release_ts=None if sc.new_model_day is None else start + sc.new_model_day * DAY,
+        responses=sc.responses if responses is None else responses,
+    )
+
+
 def actors(scenario: Scenario, world: World, scale: float) -> Iterator[Actor]:
     for spec in scenario.populations:
         yield from KINDS[spec.kind](world, spec, scaled(spec.accounts, scale))
@@ -51,10 +71,25 @@ def actors(scenario: Scenario, world: World, scale: float) -> Iterator[Actor]:
         yield from campaign_actors(world, camp, scaled(camp.accounts, scale, camp.min_accounts))
 
 
-def _tagged(events: Iterator[Item], counter: list[int]) -> Iterator[Item]:
-    for item in events:
-        counter[0] += 1
-        yield item
+def _worker(conn: Connection, sc: Scenario, world: World, scale: float, index: int, workers: int) -> None:
+    streams = [a.events for k, a in enumerate(actors(sc, world, scale)) if k % workers == index]
+    batch: list[Item] = []
+    for item in heapq.merge(*streams):
+        batch.append(item)
+        if len(batch) >= BATCH:
+            conn.send(batch)
+            batch = []
+    conn.send(batch)
+    conn.send(None)
+    conn.close()
+
+
+def _received(conn: Connection) -> Iterator[Item]:
+    while True:
+        batch = conn.recv()
+        if batch is None:
+            return
+        yield from batch
 
 
 def simulate(
@@ -64,24 +99,20 @@ def simulate(
     scale: float = 1.0,
     responses: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> Summary:
     """Generate ``out/events.jsonl``, ``out/accounts.jsonl`` and ``out/labels.csv``."""
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     if scale <= 0:
         raise ValueError("scale must be positive")
-    start = datetime.fromisoformat(sc.start).timestamp()
-    world = World(
-        seed=seed,
-        start=start,
-        end=start + sc.days * DAY,
-        release_ts=None if sc.new_model_day is None else start + sc.new_model_day * DAY,
-        responses=sc.responses if responses is None else responses,
-    )
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    world = make_world(sc, seed, responses)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     streams: list[Iterator[Item]] = []
-    n_accounts = n_campaign = 0
-    campaign_counter = [0]
+    campaign_ids: set[str] = set()
+    n_accounts = 0
     with (out / "accounts.jsonl").open("wb") as fa, (out / "labels.csv").open("w", newline="") as fl:
         labels = csv.writer(fl, lineterminator="\n")
         labels.writerow(["account_id", "campaign_id", "population"])
@@ -90,33 +121,52 @@ def simulate(
             labels.writerow([actor.account.account_id, actor.campaign_id or "", actor.population])
             n_accounts += 1
             if actor.campaign_id:
-                n_campaign += 1
-                streams.append(_tagged(actor.events, campaign_counter))
-            else:
+                campaign_ids.add(actor.account.account_id)
+            if workers == 1:
                 streams.append(actor.events)
-    n_events = n_bytes = 0
+    procs: list[mp.process.BaseProcess] = []
+    if workers > 1:
+        ctx = mp.get_context("spawn")
+        for i in range(workers):
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(send, sc, world, scale, i, workers), daemon=True)
+            proc.start()
+            send.close()
+            procs.append(proc)
+            streams.append(_received(recv))
+    n_events = n_bytes = n_campaign_events = 0
     next_report = t0 + PROGRESS_EVERY_S
-    with (out / "events.jsonl").open("wb", buffering=1 << 20) as fe:
-        write = fe.write
-        for item in heapq.merge(*streams):
-            n_bytes += write(item[3])
-            n_events += 1
-            if progress is not None and not n_events & 0xFFF and time.monotonic() >= next_report:
-                now = time.monotonic()
-                next_report = now + PROGRESS_EVERY_S
-                day = (item[0] - world.start) / DAY
-                progress(
-                    f"{n_events:,} events, {n_bytes / 1e6:,.0f} MB, day {day:.1f}/{sc.days:g}, "
-                    f"{n_events / (now - t0):,.0f} ev/s"
-                )
+    try:
+        with (out / "events.jsonl").open("wb", buffering=1 << 20) as fe:
+            write = fe.write
+            for item in heapq.merge(*streams):
+                n_bytes += write(item[3])
+                n_events += 1
+                if item[1] in campaign_ids:
+                    n_campaign_events += 1
+                if progress is not None and not n_events & 0xFFF and time.monotonic() >= next_report:
+                    now = time.monotonic()
+                    next_report = now + PROGRESS_EVERY_S
+                    day = (item[0] - world.start) / DAY
+                    progress(
+                        f"{n_events:,} events, {n_bytes / 1e6:,.0f} MB, day {day:.1f}/{sc.days:g}, "
+                        f"{n_events / (now - t0):,.0f} ev/s"
+                    )
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    if any(p.exitcode not in (0, None) for p in procs):
+        raise RuntimeError("a simulator worker process failed")
     return Summary(
         sc.name,
         seed,
         scale,
         n_accounts,
-        n_campaign,
+        len(campaign_ids),
         n_events,
-        campaign_counter[0],
+        n_campaign_events,
         n_bytes,
         round(time.monotonic() - t0, 2),
     )

@@ -1,0 +1,46 @@
+"""Pooled HTTP clients to the upstreams.
+
+A few ``httpx.AsyncClient`` shards, used round-robin, instead of one: httpcore checks every
+idle connection of a pool on each request (a ``poll`` and an attribute lookup each), so
+one pool of N keep-alive connections costs O(N) per request under concurrency; shards
+divide that by their number. Every shard is created once and reused; TCP_NODELAY is set
+because httpcore writes request headers and body separately.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+
+import httpx
+
+from hydrawatch.gateway.config import Timeouts
+
+
+class HttpClients:
+    def __init__(self, timeouts: Timeouts, *, shards: int = 4, max_connections: int = 1000) -> None:
+        per = max(1, max_connections // shards)
+        self.clients = [
+            httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(
+                    limits=httpx.Limits(
+                        max_connections=per, max_keepalive_connections=per, keepalive_expiry=60.0
+                    ),
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                ),
+                timeout=httpx.Timeout(
+                    connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+                ),
+                follow_redirects=False,
+                trust_env=False,
+            )
+            for _ in range(max(1, shards))
+        ]
+        self._next = itertools.cycle(self.clients)
+
+    def pick(self) -> httpx.AsyncClient:
+        return next(self._next)
+
+    async def aclose(self) -> None:
+        for c in self.clients:
+            await c.aclose()
