@@ -440,13 +440,21 @@ class GatewayServer(ServerThread):
         path = self.config.state_dir / "events.duckdb"
         if not path.exists():
             return []
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            cur = con.execute("SELECT * FROM events ORDER BY ts")
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-        finally:
-            con.close()
+        for attempt in range(50):  # the writer thread may hold the file for a moment
+            try:
+                con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
+                continue
+            try:
+                cur = con.execute("SELECT * FROM events ORDER BY ts")
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+            finally:
+                con.close()
+        return []
 
 
 def gateway_config(state_dir: Path, upstream_url: str, **raw: Any) -> GatewayConfig:

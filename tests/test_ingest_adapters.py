@@ -228,3 +228,12 @@ def test_get_path_missing_steps() -> None:
     assert get_path({"a": [1]}, "a.5") is None
     assert get_path({"a": 1}, "a.b") is None
     assert get_path({"a": {"b": None}}, "a.b.c") is None
+
+
+def test_headers_as_ordered_pairs() -> None:
+    log = {
+        **{k: v for k, v in OPENAI_LOG.items() if k != "headers"},
+        "request_headers": [["Accept", "*/*"], ["User-Agent", "curl/8"], ["X-JA4", "t13d_abc"]],
+    }
+    ex = parse_record(log, adapter="openai")
+    assert ex.user_agent == "curl/8" and ex.client_fingerprint == "t13d_abc"

@@ -49,6 +49,11 @@ def test_jsonl_line_numbers_blank_lines_crlf(tmp_path: Path) -> None:
     assert stats.bytes == len(data)
 
 
+def test_utf8_bom_is_skipped(tmp_path: Path) -> None:
+    rows, stats = run(write(tmp_path, "x.jsonl", b"\xef\xbb\xbf" + jl(good(1), good(2))))
+    assert rows == [(1, "a1"), (2, "a2")] and stats.records_bad == 0
+
+
 def test_non_utf8_line_is_bad_and_the_rest_survive(tmp_path: Path) -> None:
     bad_line = b'{"ts": 1, "account_id": "\xff\xfe"}'
     rows, stats = run(write(tmp_path, "x.jsonl", jl(good(1), bad_line, good(2))))
@@ -256,3 +261,12 @@ def test_normalised_parquet_is_loaded_as_it_is(tmp_path: Path) -> None:
     assert _table(a) == _table(b)  # line and source still point at the original log
     assert (stats.records_ok, stats.records_bad, stats.files) == (20, 0, 1)
     assert c.execute("SELECT count(*) FROM events").fetchall() == [(40,)]
+
+
+def test_truncated_csv_gzip_keeps_earlier_rows(tmp_path: Path) -> None:
+    body = "ts,account_id,prompt\n" + "".join(f"1772366400,a{i},{'word ' * 20}\n" for i in range(3000))
+    gz = gzip.compress(body.encode())
+    rows, stats = run(write(tmp_path, "x.csv.gz", gz[: len(gz) * 2 // 3]))
+    assert 0 < len(rows) < 3000
+    assert rows[:2] == [(2, "a0"), (3, "a1")]
+    assert any("file ends early" in b[2] for b in stats.bad)

@@ -153,3 +153,17 @@ def test_load_names_the_file(tmp_path: Path) -> None:
         Policy.load(bad)
     with pytest.raises(PolicyError, match="cannot read"):
         Policy.load(tmp_path / "missing.yaml")
+
+
+def test_shadow_mode_allows_but_audits_what_it_would_have_done() -> None:
+    text = (
+        ONE_BAND.replace("action: allow", "action: block")
+        + "mode: shadow\naccounts: {overrides: {x: {action: verify}}}\n"
+    )
+    p = Policy.from_yaml(text, "p.yaml")
+    d = decide(p, 0.3)
+    assert d.action == "allow" and d.shadow_action == "block" and d.auditable and not d.degrades
+    assert d.reasons[-1] == "shadow mode: allow (would have been block)"
+    assert decide(p, 0.3, account="x").shadow_action == "verify"
+    with pytest.raises(PolicyError, match=r"p\.yaml:mode: expected 'enforce' or 'shadow'"):
+        Policy.from_yaml(ONE_BAND + "mode: dry\n", "p.yaml")

@@ -13,6 +13,8 @@ from hydrawatch.quota import QuotaConfigError, load_limits
 KEYS = st.sampled_from(
     [
         "bands",
+        "mode",
+        "shadow",
         "actions",
         "accounts",
         "min",

@@ -186,7 +186,7 @@ class ProxyCall:
         headers = upstream_headers(self.request.headers.items(), route)
         headers["x-request-id"] = self.request.headers.get("x-request-id", self.request_id)
         client = gw.http.pick()
-        req = client.build_request("POST", route.url, content=payload, headers=headers)
+        req = client.build_request("POST", gw.http.url(route.url), content=payload, headers=headers)
         try:
             upstream = await client.send(req, stream=True)
         except httpx.TimeoutException:

@@ -97,13 +97,18 @@ def _plain_jsonl_bytes(paths: list[str], fmt: str | None) -> int:
 
 
 def choose_workers(paths: list[str], fmt: str | None, workers: int) -> int:
-    """``workers`` if given (>= 1); for 0, the CPU count when there is enough plain JSONL, else 1."""
+    """``workers`` if given (>= 1). For 0: the CPU count (at most 8) when there is enough work to
+    share (256 MB of plain JSONL, which splits into ranges, or several files of that much), else 1."""
     if workers >= 1:
         return workers
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cpus <= 1 or _plain_jsonl_bytes(paths, fmt) < AUTO_PARALLEL_BYTES:
+    if cpus <= 1:
         return 1
-    return min(cpus, 8)
+    total = sum(os.path.getsize(p) for p in paths)
+    splittable = _plain_jsonl_bytes(paths, fmt)
+    if splittable >= AUTO_PARALLEL_BYTES or (len(paths) >= 2 and total >= AUTO_PARALLEL_BYTES):
+        return min(cpus, 8)
+    return 1
 
 
 def _check_inputs(paths: list[str]) -> None:
@@ -136,7 +141,7 @@ def load_events(
     the first one raises :class:`IngestError` (``file:line: reason``) and the table keeps
     the rows inserted before it.
     """
-    files = [str(p) for p in paths]
+    files = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
     _check_inputs(files)
     opts = ParseOptions(fmt, adapter, dict(mapping) if mapping else None, strict, max_line_bytes, batch_rows)
     make_parser(adapter, opts.mapping)  # fail fast on a bad adapter name or mapping

@@ -27,6 +27,7 @@ FORMATS: Final = ("jsonl", "csv", "parquet")
 CHUNK_BYTES: Final = 4 << 20
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _PARQUET_MAGIC: Final = b"PAR1"
+_BOM: Final = b"\xef\xbb\xbf"
 _READ_ERRORS: Final = (EOFError, OSError, zlib.error, gzip.BadGzipFile)
 
 
@@ -129,6 +130,10 @@ def iter_jsonl(
             return
         if not chunk:
             break
+        if pos == 0 and chunk.startswith(_BOM):
+            chunk = chunk[len(_BOM) :]
+            pos = len(_BOM)
+            stats.bytes += len(_BOM)
         pos += len(chunk)
         stats.bytes += len(chunk)
         pieces = chunk.split(b"\n")

@@ -32,6 +32,7 @@ def audit_record(*, ts: float, account_id: str, decision: Decision, request_id: 
         "account_id": account_id,
         "action": d.action,
         "band_action": d.band_action,
+        "shadow_action": d.shadow_action,
         "risk": d.risk,
         "campaign_id": d.campaign_id,
         "reasons": list(d.reasons),

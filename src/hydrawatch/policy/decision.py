@@ -46,11 +46,17 @@ class Decision:
     band_action: Action | None = None
     message: str | None = None
     max_choices: int | None = None  # cap on OpenAI ``n`` (samples per request)
+    shadow_action: Action | None = None  # in shadow mode: the action that was not enforced
 
     @property
     def auditable(self) -> bool:
-        """True for every action above allow, and for overrides that lowered one."""
-        return self.action != "allow" or (self.band_action is not None and self.band_action != "allow")
+        """True for every action above allow, for overrides that lowered one, and for
+        actions shadow mode did not enforce."""
+        return (
+            self.action != "allow"
+            or (self.band_action is not None and self.band_action != "allow")
+            or (self.shadow_action is not None and self.shadow_action != "allow")
+        )
 
     @property
     def degrades(self) -> bool:

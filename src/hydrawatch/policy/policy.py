@@ -111,6 +111,7 @@ class Policy:
     tier_max_action: Mapping[str, Action] = field(default_factory=dict)
     overrides: Mapping[str, AccountRule] = field(default_factory=dict)
     source: str = "<built-in>"
+    shadow: bool = False  # mode: shadow -> decide, audit, but always allow
     _band_starts: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -146,7 +147,10 @@ class Policy:
     def from_mapping(cls, data: Any, source: str = "<mapping>") -> Policy:
         r = _Reader(source)
         top = r.mapping(data, "(top level)")
-        r.only(top, {"bands", "actions", "accounts"}, "")
+        r.only(top, {"mode", "bands", "actions", "accounts"}, "")
+        mode = top.get("mode", "enforce")
+        if mode not in ("enforce", "shadow"):
+            raise r.fail("mode", f"expected 'enforce' or 'shadow', got {mode!r}")
         bands = _read_bands(r, top.get("bands"))
         actions = _read_actions(r, r.mapping(top.get("actions"), "actions"))
         acc = r.mapping(top.get("accounts"), "accounts")
@@ -192,6 +196,7 @@ class Policy:
             tier_max_action=tiers,
             overrides=overrides,
             source=source,
+            shadow=mode == "shadow",
         )
 
     # --------------------------------------------------------------- deciding
@@ -215,6 +220,10 @@ class Policy:
         reasons.extend(str(x) for x in verdict.reasons)
 
         action = self._override(account, risk, campaign, band.action, reasons)
+        shadowed: Action | None = None
+        if self.shadow and action != "allow":
+            reasons.append(f"shadow mode: allow (would have been {action})")
+            shadowed, action = action, "allow"
         spec = self.actions.get(action, ActionSpec())
         return Decision(
             action=action,
@@ -229,6 +238,7 @@ class Policy:
             retry_after=spec.retry_after,
             band_action=band.action,
             message=spec.message,
+            shadow_action=shadowed,
         )
 
     def _override(

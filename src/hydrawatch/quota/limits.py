@@ -89,7 +89,7 @@ class QuotaLimits:
     breaker_seconds: float = 0.5  # after a Redis failure, skip Redis this long
     max_connections: int = 64  # Redis connections per process (callers queue for one)
     window: WindowMode = "fixed"
-    input_margin: float = 0.2  # reserve input tokens x (1 + margin): estimates run low, settle is exact
+    input_margin: float = 0.0  # reserve input tokens x (1 + margin) while in flight; settle is exact
 
     def account_limits(self, tier: str | None) -> tuple[Limit, ...]:
         """Limits of ``tier``; an unknown or missing tier gets the default tier's limits."""
@@ -191,6 +191,6 @@ def load_limits(cfg: Mapping[str, Any] | None) -> QuotaLimits:
         timeout=_number(cfg, "timeout_ms", 500) / 1000.0,
         breaker_seconds=_number(cfg, "breaker_ms", 500) / 1000.0,
         max_connections=max(1, int(_number(cfg, "max_connections", 64))),
-        input_margin=_number(cfg, "input_estimate_margin", 0.2),
+        input_margin=_number(cfg, "input_estimate_margin", 0.0),
         window=cast(WindowMode, window),
     )

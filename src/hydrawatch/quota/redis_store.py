@@ -111,13 +111,13 @@ def _load(reservation_id: str, raw: str | bytes) -> Reservation | None:
         return Reservation(
             id=reservation_id,
             account_id=str(d["a"]),
-            campaign_id=d["c"],
+            campaign_id=None if d["c"] is None else str(d["c"]),
             estimate=Usage(int(e[0]), int(e[1]), int(e[2])),
             remaining={str(k): int(v) for k, v in d["r"].items()},
             ts=float(d["t"]),
             charged=charged,
         )
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
 
 

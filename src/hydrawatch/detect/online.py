@@ -1,0 +1,288 @@
+"""Online scoring for the gateway: incremental per-account state, periodic linkage.
+
+``observe`` updates one account's state per exchange (river-style ``learn_one``);
+``score`` answers from that state and the last linkage pass; ``link`` rebuilds the
+same aggregates the batch hunt computes, builds the same linkage keys over the
+recent window and runs the same detector (``hydrawatch.detect.detector.detect``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from hydrawatch.detect.account_score import account_evidence, account_reasons
+from hydrawatch.detect.aggregates import AccountAggregates
+from hydrawatch.detect.campaign import DetectConfig
+from hydrawatch.detect.detector import Detection, detect
+from hydrawatch.detect.linkage import KEY_TYPES, pairs_from_keys
+from hydrawatch.events.schema import Exchange
+from hydrawatch.features.hashing import stable_hash
+from hydrawatch.features.intent import CLASSES
+from hydrawatch.features.request import RequestFeatures
+from hydrawatch.netintel import network_kind
+
+PIVOT_WINDOW_S = 48 * 3600.0
+LOCKSTEP_BUCKET_S = 300.0
+MAX_TRACKED = 256  # distinct values tracked per account per counter
+MAX_KEYS = 4096  # linkage keys kept per account (most recent)
+_KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
+_STEP_CUE = "asks to reason step by step"
+
+
+@dataclass(slots=True)
+class Verdict:
+    risk: float
+    campaign_id: str | None
+    reasons: list[str]
+
+
+def _net24(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    parts = ip.split(".")
+    if len(parts) == 4:
+        return ".".join(parts[:3]) + ".0/24"
+    return ip.rsplit(":", 4)[0] if ":" in ip else None
+
+
+def _bump(c: Counter[int] | Counter[str], key: int | str) -> None:
+    c[key] += 1  # type: ignore[index]
+    if len(c) > 2 * MAX_TRACKED:  # keep the heavy hitters
+        for k, _ in c.most_common()[MAX_TRACKED:]:
+            del c[k]  # type: ignore[arg-type]
+
+
+@dataclass
+class AccountState:
+    n: int = 0
+    first_ts: float = math.inf
+    last_ts: float = -math.inf
+    in_tok: int = 0
+    out_tok: int = 0
+    intents: Counter[int] = field(default_factory=Counter)
+    step_cue_n: int = 0
+    skels: Counter[int] = field(default_factory=Counter)
+    systems: Counter[int] = field(default_factory=Counter)
+    clients: Counter[str] = field(default_factory=Counter)
+    multi_turn_n: int = 0
+    gap_n: int = 0
+    gap_mean: float = 0.0
+    gap_m2: float = 0.0
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    ips: set[str] = field(default_factory=set)
+    nets: set[str] = field(default_factory=set)
+    kinds: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+    # per released model: [requests in its first 48 h, of which on it, first use ts]
+    pivot: dict[str, list[float]] = field(default_factory=dict)
+    keys: deque[tuple[int, int, float]] = field(default_factory=lambda: deque(maxlen=MAX_KEYS))
+    payment_fp: str | None = None
+
+    def learn_one(self, ex: Exchange, f: RequestFeatures, kind: str, releases: dict[str, float]) -> None:
+        ts = ex.ts
+        if self.n and ts >= self.last_ts:
+            g = ts - self.last_ts
+            self.gap_n += 1
+            d = g - self.gap_mean
+            self.gap_mean += d / self.gap_n
+            self.gap_m2 += d * (g - self.gap_mean)
+        self.n += 1
+        self.first_ts = min(self.first_ts, ts)
+        self.last_ts = max(self.last_ts, ts)
+        self.in_tok += ex.input_tokens or 0
+        self.out_tok += ex.output_tokens or 0
+        if f.text.has_intent:
+            self.intents[CLASSES.index(f.intent)] += 1
+        if _STEP_CUE in f.text.cues:
+            self.step_cue_n += 1
+        _bump(self.skels, f.skeleton_hash)
+        if f.system_fp is not None:
+            _bump(self.systems, f.system_fp)
+        if ex.client_fingerprint or ex.user_agent:
+            _bump(self.clients, f"{ex.client_fingerprint or ''}|{ex.user_agent or ''}")
+        if ex.user_turns > 1:
+            self.multi_turn_n += 1
+        self.hours[int(ts // 3600) % 24] += 1
+        model = ex.model or "?"
+        self.models[model] += 1
+        net = _net24(ex.ip)
+        if ex.ip and len(self.ips) < 4 * MAX_TRACKED:
+            self.ips.add(ex.ip)
+        if net and len(self.nets) < 4 * MAX_TRACKED:
+            self.nets.add(net)
+        self.kinds[kind] += 1
+        for m, rel in releases.items():
+            if rel <= ts < rel + PIVOT_WINDOW_S:
+                p = self.pivot.setdefault(m, [0.0, 0.0, math.inf])
+                p[0] += 1
+                if model == m:
+                    p[1] += 1
+                    p[2] = min(p[2], ts)
+        day = int(ts // 86400)
+        if net and kind != "private":
+            self.keys.append((KEY_TYPES.index("net24_day"), stable_hash(f"{net}|{day}"), ts))
+        if f.prompt_chars >= 40:
+            bucket = int(ts // LOCKSTEP_BUCKET_S)
+            self.keys.append((KEY_TYPES.index("lockstep"), stable_hash(f"{f.skeleton_hash}|{model}|{bucket}"), ts))
+
+
+class OnlineScorer:
+    """Per-account state updated per exchange; campaigns from periodic ``link`` passes.
+
+    Thread-safe. ``window_s`` bounds the linkage keys a ``link`` pass considers.
+    """
+
+    def __init__(self, cfg: DetectConfig | None = None, window_s: float = 7 * 86400.0) -> None:
+        self.cfg = cfg or DetectConfig()
+        self.window_s = window_s
+        self.state: dict[str, AccountState] = {}
+        self.model_first: dict[str, float] = {}
+        self.t0 = math.inf
+        self._lock = threading.Lock()
+        self._campaign: dict[str, tuple[str, float, list[str]]] = {}
+        self._last: Detection | None = None
+
+    def set_payment(self, account_id: str, payment_fp: str | None) -> None:
+        with self._lock:
+            self.state.setdefault(account_id, AccountState()).payment_fp = payment_fp
+
+    def _releases(self) -> dict[str, float]:
+        return {m: t for m, t in self.model_first.items() if t > self.t0 + 86400}
+
+    def observe(self, ex: Exchange, feats: RequestFeatures) -> None:
+        kind = network_kind(ex.ip) if ex.ip else "unknown"
+        with self._lock:
+            self.t0 = min(self.t0, ex.ts)
+            model = ex.model or "?"
+            if model not in self.model_first:
+                self.model_first[model] = ex.ts
+            st = self.state.setdefault(ex.account_id, AccountState())
+            st.learn_one(ex, feats, kind, self._releases())
+
+    def aggregates(self, ids: list[str] | None = None) -> AccountAggregates:
+        """The same ``AccountAggregates`` the batch hunt computes with SQL."""
+        with self._lock:
+            ids = sorted(self.state) if ids is None else ids
+            releases = self._releases()
+            cols: dict[str, list[object]] = {k: [] for k in (
+                "account_id", "n", "first_ts", "last_ts", "in_tok", "out_tok", "intent_n", "top_intent",
+                "top_intent_n", "step_cue_n", "n_skel", "top_skel", "top_skel_n", "top3_skel_n", "top_sys_n",
+                "multi_turn_n", "gap_cv", "hour_entropy", "active_hours", "n_ips", "n_net24", "n_asn",
+                "residential_n", "hosting_n", "vpn_n", "tor_n", "n_models", "top_model_share", "pivot_model",
+                "pivot_share", "pivot_delay_h", "payment_fp")}
+            for a in ids:
+                s = self.state[a]
+                top3 = s.skels.most_common(3)
+                top_intent = s.intents.most_common(1)
+                hours = np.asarray(s.hours, dtype=np.float64)
+                p = hours[hours > 0] / max(hours.sum(), 1)
+                best: tuple[str | None, float, float] = (None, 0.0, math.nan)
+                for m, (tot, on, first) in s.pivot.items():
+                    if m in releases and tot >= 3 and on / tot > best[1]:
+                        best = (m, on / tot, (first - releases[m]) / 3600.0)
+                std = math.sqrt(s.gap_m2 / s.gap_n) if s.gap_n else math.nan
+                row: dict[str, object] = {
+                    "account_id": a, "n": s.n, "first_ts": s.first_ts, "last_ts": s.last_ts,
+                    "in_tok": s.in_tok, "out_tok": s.out_tok, "intent_n": sum(s.intents.values()),
+                    "top_intent": top_intent[0][0] if top_intent else 0,
+                    "top_intent_n": top_intent[0][1] if top_intent else 0,
+                    "step_cue_n": s.step_cue_n, "n_skel": len(s.skels),
+                    "top_skel": top3[0][0] if top3 else 0, "top_skel_n": top3[0][1] if top3 else 0,
+                    "top3_skel_n": sum(c for _, c in top3),
+                    "top_sys_n": s.systems.most_common(1)[0][1] if s.systems else 0,
+                    "multi_turn_n": s.multi_turn_n,
+                    "gap_cv": std / s.gap_mean if s.gap_n >= 2 and s.gap_mean > 0 else math.nan,
+                    "hour_entropy": float(-(p * np.log2(p)).sum()) if len(p) else 0.0,
+                    "active_hours": int((hours > 0).sum()), "n_ips": len(s.ips), "n_net24": len(s.nets),
+                    "n_asn": 0, "n_models": len(s.models),
+                    "top_model_share": s.models.most_common(1)[0][1] / s.n if s.n else 0.0,
+                    "pivot_model": best[0], "pivot_share": best[1], "pivot_delay_h": best[2],
+                    "payment_fp": s.payment_fp,
+                }
+                for k, fld in _KIND_FIELD.items():
+                    row[fld] = s.kinds.get(k, 0)
+                for k, v in row.items():
+                    cols[k].append(v)
+            return AccountAggregates.from_columns(cols)
+
+    def _keys(self, agg: AccountAggregates, since: float) -> pa.Table:
+        t: list[int] = []
+        k: list[int] = []
+        acc: list[int] = []
+        with self._lock:
+            for i, a in enumerate(agg.account_id):
+                s = self.state[a]
+                for kt, key, ts in s.keys:
+                    if ts >= since:
+                        t.append(kt)
+                        k.append(key)
+                        acc.append(i)
+                for skel, c in s.skels.most_common(8):
+                    if c >= 3 and c >= 0.05 * s.n:
+                        t.append(KEY_TYPES.index("template"))
+                        k.append(skel)
+                        acc.append(i)
+                for fp, c in s.systems.most_common(4):
+                    if c >= 3:
+                        t.append(KEY_TYPES.index("system"))
+                        k.append(fp)
+                        acc.append(i)
+                for cl, c in s.clients.most_common(4):
+                    if c >= 3:
+                        t.append(KEY_TYPES.index("client"))
+                        k.append(stable_hash(f"client:{cl}"))
+                        acc.append(i)
+                if s.payment_fp:
+                    t.append(KEY_TYPES.index("payment"))
+                    k.append(stable_hash(f"pay:{s.payment_fp}"))
+                    acc.append(i)
+                pm = agg.pivot_model[i]
+                if pm and agg.pivot_share[i] >= 0.3 and agg.pivot_delay_h[i] <= 24:
+                    t.append(KEY_TYPES.index("pivot"))
+                    k.append(stable_hash(f"pivot:{pm}:{int(agg.pivot_delay_h[i] // 3)}"))
+                    acc.append(i)
+        return pa.table({"ktype": pa.array(t, pa.int8()), "key": pa.array(k, pa.int64()),
+                         "acc": pa.array(acc, pa.int32())})
+
+    def link(self, now: float) -> Detection:
+        """The periodic linkage pass: promote linked accounts into campaigns."""
+        agg = self.aggregates()
+        con = duckdb.connect()
+        try:
+            con.register("_keys", self._keys(agg, now - self.window_s))
+            con.execute("CREATE TEMP TABLE link_keys AS SELECT * FROM _keys")
+            pairs = pairs_from_keys(con)
+        finally:
+            con.close()
+        det = detect(agg, pairs, self.cfg)
+        campaign: dict[str, tuple[str, float, list[str]]] = {}
+        for i in np.nonzero(det.flagged)[0].tolist():
+            c = int(det.campaign_of[i])
+            cid = f"C{c + 1:03d}" if c >= 0 else ""
+            campaign[agg.account_id[i]] = (cid, float(det.risk[i]), det.reasons(i))
+        with self._lock:
+            self._campaign = campaign
+            self._last = det
+        return det
+
+    def score(self, account_id: str) -> Verdict:
+        """Risk, campaign and reasons of one account, from its state and the last ``link``."""
+        linked = self._campaign.get(account_id)
+        if account_id not in self.state:
+            return Verdict(0.0, None, [])
+        agg = self.aggregates([account_id])
+        ev = account_evidence(agg)
+        own = float(ev.risk[0])
+        reasons = account_reasons(agg, ev, 0)
+        if linked is not None:
+            cid, risk, why = linked
+            head = [r for r in why if r.startswith("member of campaign")]
+            return Verdict(max(own, risk), cid or None, head + reasons)
+        return Verdict(own, None, reasons)
