@@ -151,3 +151,25 @@ def test_run_measured_reports_missing_program_and_timeout():
     assert not m.ok and "could not start" in m.error
     t = run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
     assert not t.ok and "timed out" in t.error
+
+
+@pytest.mark.slow
+def test_bench_end_to_end_with_the_real_simulator(tmp_path):
+    out = tmp_path / "res"
+    args = [
+        "bench",
+        "--quick",
+        "--scenario",
+        "legit-only",
+        "--detector",
+        "daily-volume",
+        "--detector",
+        "ip-burst",
+    ]
+    res = CliRunner().invoke(
+        main, [*args, "--scale", "0.05", "--cache", str(tmp_path / "c"), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "latest.json").read_text())
+    assert all(r["ok"] for r in data["runs"]), data["runs"]
+    assert data["overall"][0]["recall"] is None  # no campaign in legit-only

@@ -51,8 +51,33 @@ messages = st.lists(
     | st.just("not a message"),
     max_size=4,
 )
+param_values = (
+    scalars
+    | st.lists(st.just({"type": "function"}), max_size=3)
+    | st.fixed_dictionaries(
+        {"type": st.sampled_from(["enabled", "disabled", "adaptive"])},
+        optional={"budget_tokens": scalars},
+    )
+)
 params = st.none() | st.dictionaries(
-    st.sampled_from(["max_tokens", "temperature", "top_p", "stream", "n", "tools"]), scalars, max_size=4
+    st.sampled_from(
+        [
+            "max_tokens",
+            "temperature",
+            "top_p",
+            "stream",
+            "n",
+            "tools",
+            "logprobs",
+            "top_logprobs",
+            "reasoning_effort",
+            "thinking",
+            "functions",
+            "max_completion_tokens",
+        ]
+    ),
+    param_values,
+    max_size=5,
 )
 record = st.fixed_dictionaries(
     {"account_id": st.sampled_from(["acct", "", "  ", None, 7]) | texts, "ts": timestamps},
@@ -94,11 +119,21 @@ def test_fast_path_takes_the_plain_records() -> None:
     plain = [
         {"ts": 1772366400.5, "account_id": "a", "prompt": "hi"},
         {
+            "ts": 1,
+            "account_id": "a",
+            "prompt": "x",
+            "params": {
+                "tools": [{}, {}],
+                "thinking": {"type": "enabled", "budget_tokens": 9},
+                "logprobs": True,
+            },
+        },
+        {
             "ts": "2026-03-01T12:00:00Z",
             "account_id": "a",
             "model": "m",
             "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}],
-            "params": {"max_tokens": 5, "temperature": 0.5, "stream": True},
+            "params": {"max_tokens": 5, "temperature": 0.5, "stream": True, "reasoning_effort": "high"},
             "input_tokens": 1,
             "output_tokens": 2,
             "status": 200,
@@ -121,7 +156,8 @@ def test_fast_path_steps_aside_for_everything_else() -> None:
         },
         {"ts": 1772366400123, "account_id": "a"},  # epoch ms
         {"ts": 1, "account_id": 5},
-        {"ts": 1, "account_id": "a", "params": {"tools": []}},
+        {"ts": 1, "account_id": "a", "params": {"functions": []}},
+        {"ts": 1, "account_id": "a", "params": {"thinking": 5}},
         {"ts": 1, "account_id": "a", "input_tokens": "3"},
         {"ts": 1, "account_id": "a", "response": {"choices": []}},
     ):

@@ -18,7 +18,9 @@ CHAT = json.dumps(
         "object": "chat.completion",
         "created": 1700000000,
         "model": "bench",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(WORDS)}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "".join(WORDS)}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 20, "completion_tokens": len(WORDS), "total_tokens": 20 + len(WORDS)},
     }
 ).encode()
@@ -38,8 +40,14 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
 USAGE_CHUNK = (
     b"data: "
     + json.dumps(
-        {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": "bench",
-         "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": len(WORDS), "total_tokens": 44}}
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": "bench",
+            "choices": [],
+            "usage": {"prompt_tokens": 20, "completion_tokens": len(WORDS), "total_tokens": 44},
+        }
     ).encode()
     + b"\n\n"
 )
@@ -62,11 +70,25 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = msg.get("more_body", False)
     stream = b'"stream": true' in body or b'"stream":true' in body
     if not stream:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": CHAT})
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
-    await send({"type": "http.response.body", "body": _chunk({"role": "assistant", "content": ""}), "more_body": True})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+    )
+    await send(
+        {
+            "type": "http.response.body",
+            "body": _chunk({"role": "assistant", "content": ""}),
+            "more_body": True,
+        }
+    )
     for w in WORDS:
         await send({"type": "http.response.body", "body": _chunk({"content": w}), "more_body": True})
         await asyncio.sleep(0.001)
@@ -82,8 +104,15 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=9100)
     a = p.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=a.port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=a.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

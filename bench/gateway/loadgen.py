@@ -8,6 +8,7 @@ streams, time to the first body chunk (TTFB of the event stream).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -44,10 +45,8 @@ class Conn:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Sample:
         if self.writer is None:

@@ -26,12 +26,16 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import Stats, concurrent, sequential  # noqa: E402
+from loadgen import Stats, concurrent, sequential
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent / "hydrawatch"
 BODY = json.dumps(
-    {"model": "bench-model", "max_tokens": 256, "messages": [{"role": "user", "content": "Say hello to the bench."}]}
+    {
+        "model": "bench-model",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": "Say hello to the bench."}],
+    }
 ).encode()
 STREAM_BODY = json.dumps(
     {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": "Stream a hello."}]}
@@ -39,7 +43,11 @@ STREAM_BODY = json.dumps(
 CONFIG = """
 quotas:
   tiers:
-    standard: {{tokens-minute: 1000000000, tokens-day: 1000000000000, requests-minute: 100000000, requests-day: 10000000000}}
+    standard:
+      tokens-minute: 1000000000
+      tokens-day: 1000000000000
+      requests-minute: 100000000
+      requests-day: 10000000000
   campaign: {{}}
 record: {{prompts: full}}
 {redis}
@@ -73,12 +81,17 @@ def cpu_s(proc: subprocess.Popen[bytes]) -> float:
 def summary(name: str, st: Stats, attr: str = "total_ms") -> dict[str, float]:
     out = {"n": len(st.samples), "errors": st.errors}
     out.update({f"p{q}": round(st.pct(q, attr), 3) for q in (50, 90, 99)})
-    print(f"  {name:<28} n={out['n']:<6} p50={out['p50']:.3f} ms  p90={out['p90']:.3f} ms  p99={out['p99']:.3f} ms"
-          f"  errors={st.errors}")
+    print(
+        f"  {name:<28} n={out['n']:<6} p50={out['p50']:.3f} ms  p90={out['p90']:.3f} ms"
+        f"  p99={out['p99']:.3f} ms"
+        f"  errors={st.errors}"
+    )
     return out
 
 
-async def interleaved(up: int, gw: int, body: bytes, gw_headers: dict[str, str], n: int, block: int) -> tuple[Stats, Stats]:
+async def interleaved(
+    up: int, gw: int, body: bytes, gw_headers: dict[str, str], n: int, block: int
+) -> tuple[Stats, Stats]:
     direct, through = Stats(), Stats()
     for _ in range(max(1, n // block)):
         for port, hdr, acc in ((up, {}, direct), (gw, gw_headers, through)):
@@ -90,7 +103,9 @@ async def interleaved(up: int, gw: int, body: bytes, gw_headers: dict[str, str],
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=2000, help="sequential requests per target (concurrency 1)")
+    ap.add_argument(
+        "--requests", type=int, default=2000, help="sequential requests per target (concurrency 1)"
+    )
     ap.add_argument("--stream-requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=8.0)
@@ -107,15 +122,34 @@ def main() -> None:
     up_port, gw_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        up = subprocess.Popen([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(up_port)], env=env)
+        up = subprocess.Popen(
+            [sys.executable, str(HERE / "fake_upstream.py"), "--port", str(up_port)], env=env
+        )
         procs.append(up)
-        key = subprocess.run(
-            [str(BIN), "keys", "create", "bench", "--config", str(cfg), "--state", str(tmp / "state")],
-            env=env, capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]
+        key = (
+            subprocess.run(
+                [str(BIN), "keys", "create", "bench", "--config", str(cfg), "--state", str(tmp / "state")],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         gw = subprocess.Popen(
-            [str(BIN), "serve", "--config", str(cfg), "--state", str(tmp / "state"),
-             "--upstream", f"http://127.0.0.1:{up_port}/v1", "--port", str(gw_port)],
+            [
+                str(BIN),
+                "serve",
+                "--config",
+                str(cfg),
+                "--state",
+                str(tmp / "state"),
+                "--upstream",
+                f"http://127.0.0.1:{up_port}/v1",
+                "--port",
+                str(gw_port),
+            ],
             env=env,
         )
         procs.append(gw)
@@ -123,43 +157,78 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{gw_port}/healthz", gw)
         health = httpx.get(f"http://127.0.0.1:{gw_port}/healthz").json()
         hdr = {"authorization": f"Bearer {key}"}
-        results: dict[str, object] = {"mode": "redis" if a.redis else "embedded", "live_scoring": health["live_scoring"]}
+        results: dict[str, object] = {
+            "mode": "redis" if a.redis else "embedded",
+            "live_scoring": health["live_scoring"],
+        }
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         results["loadavg"] = round(os.getloadavg()[0], 2)
-        print(f"gateway bench ({results['mode']}, live scoring {'on' if health['live_scoring'] else 'off'}), "
-              f"{os.cpu_count()} CPUs")
+        print(
+            f"gateway bench ({results['mode']}, live scoring {'on' if health['live_scoring'] else 'off'}), "
+            f"{os.cpu_count()} CPUs"
+        )
         asyncio.run(interleaved(up_port, gw_port, BODY, hdr, 200, 100))  # warm-up
 
         print(f"non-streaming, concurrency 1, {a.requests} requests per target:")
         cpu0 = cpu_s(gw)
         d, g = asyncio.run(interleaved(up_port, gw_port, BODY, hdr, a.requests, 100))
         cpu_per_req = (cpu_s(gw) - cpu0) / max(1, len(g.samples)) * 1000
-        print(f"  gateway CPU per request: {cpu_per_req:.3f} ms (user+system, includes background event writes)")
+        print(
+            f"  gateway CPU per request: {cpu_per_req:.3f} ms (user+system, includes background event writes)"
+        )
         rd, rg = summary("direct to upstream", d), summary("through the gateway", g)
         added = {f"p{q}": round(rg[f"p{q}"] - rd[f"p{q}"], 3) for q in (50, 90, 99)}
-        print(f"  added by the gateway: p50 {added['p50']:.3f} ms, p90 {added['p90']:.3f} ms, p99 {added['p99']:.3f} ms")
-        results["nonstream_c1"] = {"direct": rd, "gateway": rg, "added": added, "gateway_cpu_ms_per_request":
-                                   round(cpu_per_req, 3)}
+        print(
+            f"  added by the gateway: p50 {added['p50']:.3f} ms, p90 {added['p90']:.3f} ms,"
+            f" p99 {added['p99']:.3f} ms"
+        )
+        results["nonstream_c1"] = {
+            "direct": rd,
+            "gateway": rg,
+            "added": added,
+            "gateway_cpu_ms_per_request": round(cpu_per_req, 3),
+        }
 
         print(f"streaming (SSE, {24} deltas), concurrency 1, {a.stream_requests} requests per target:")
         d, g = asyncio.run(interleaved(up_port, gw_port, STREAM_BODY, hdr, a.stream_requests, 50))
-        fd, fg = summary("direct: first byte", d, "first_byte_ms"), summary("gateway: first byte", g, "first_byte_ms")
+        fd, fg = (
+            summary("direct: first byte", d, "first_byte_ms"),
+            summary("gateway: first byte", g, "first_byte_ms"),
+        )
         td, tg = summary("direct: whole stream", d), summary("gateway: whole stream", g)
         ttfb = {f"p{q}": round(fg[f"p{q}"] - fd[f"p{q}"], 3) for q in (50, 90, 99)}
         print(f"  time-to-first-byte added: p50 {ttfb['p50']:.3f} ms, p99 {ttfb['p99']:.3f} ms")
-        results["stream_c1"] = {"direct_ttfb": fd, "gateway_ttfb": fg, "direct": td, "gateway": tg, "ttfb_added": ttfb}
+        results["stream_c1"] = {
+            "direct_ttfb": fd,
+            "gateway_ttfb": fg,
+            "direct": td,
+            "gateway": tg,
+            "ttfb_added": ttfb,
+        }
 
         print(f"throughput, {a.clients} clients, {a.seconds:.0f} s each:")
-        st, rps_d = asyncio.run(concurrent("127.0.0.1", up_port, "/v1/chat/completions", BODY, {}, a.clients, a.seconds))
+        st, rps_d = asyncio.run(
+            concurrent("127.0.0.1", up_port, "/v1/chat/completions", BODY, {}, a.clients, a.seconds)
+        )
         sd = summary("direct", st)
-        st, rps_g = asyncio.run(concurrent("127.0.0.1", gw_port, "/v1/chat/completions", BODY, hdr, a.clients, a.seconds))
+        st, rps_g = asyncio.run(
+            concurrent("127.0.0.1", gw_port, "/v1/chat/completions", BODY, hdr, a.clients, a.seconds)
+        )
         sg = summary("gateway", st)
         print(f"  requests/s: direct {rps_d:.0f}, through the gateway {rps_g:.0f}")
-        results["throughput"] = {"clients": a.clients, "direct_rps": round(rps_d), "gateway_rps": round(rps_g),
-                                 "direct": sd, "gateway": sg}
+        results["throughput"] = {
+            "clients": a.clients,
+            "direct_rps": round(rps_d),
+            "gateway_rps": round(rps_g),
+            "direct": sd,
+            "gateway": sg,
+        }
         metrics = httpx.get(f"http://127.0.0.1:{gw_port}/metrics").text
-        rec = [ln for ln in metrics.splitlines() if ln.startswith(("hydrawatch_events_recorded_total",
-                                                                   "hydrawatch_events_dropped_total"))]
+        rec = [
+            ln
+            for ln in metrics.splitlines()
+            if ln.startswith(("hydrawatch_events_recorded_total", "hydrawatch_events_dropped_total"))
+        ]
         print("  " + "; ".join(rec))
         if a.out:
             a.out.write_text(json.dumps(results, indent=2))

@@ -42,7 +42,7 @@ def _calibrate(con: duckdb.DuckDBPyConnection, max_fpr: float, options: dict[str
     "--min-queries", type=int, default=50, show_default=True, help="prada: distances before testing."
 )
 @click.option(
-    "--max-queries", type=int, default=5000, show_default=True, help="prada: queries examined per account."
+    "--max-queries", type=int, default=2000, show_default=True, help="prada: queries examined per account."
 )
 @click.option(
     "--calibrate", is_flag=True, help="prada: treat EVENTS as benign and print the calibrated delta."

@@ -93,7 +93,7 @@ class Prada:
     min_queries: int = 50
     check_every: int = 10
     outlier_sigma: float = 3.0
-    max_queries: int = 5_000
+    max_queries: int = 2_000
 
     def stream(self, x: npt.NDArray[np.float32], stop_on_flag: bool = True) -> StreamResult:
         """Run PRADA over one account's query embeddings (rows in time order, L2-normalised)."""

@@ -45,7 +45,7 @@ INTENT_LABELS: dict[str, str] = {
     "dataset_generation": "dataset generation",
 }
 CLASSES: tuple[str, ...] = (NONE, *INTENTS)
-_HEAD, _TAIL = 600, 300
+_HEAD, _TAIL = 320, 160
 
 
 def clip_text(text: str) -> str:

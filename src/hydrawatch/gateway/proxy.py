@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -281,11 +281,18 @@ class ProxyCall:
         headers["cache-control"] = "no-cache"
         headers["x-accel-buffering"] = "no"
         self.gw.metrics.inc("hydrawatch_requests_total", (("route", self.ep.path), ("status", "200")))
+        async def abandon() -> None:  # the client left before the first event was sent
+            if not self.finished:
+                await upstream.aclose()
+                self.gw.metrics.inc("hydrawatch_client_disconnects_total")
+                self._finish_now(499, None)
+
         return ClosingStreamingResponse(
             self._events(upstream, strip_usage=strip_usage),
             status_code=upstream.status_code,
             headers=headers,
             media_type="text/event-stream",
+            on_close=abandon,
         )
 
     async def _events(self, upstream: httpx.Response, *, strip_usage: bool) -> AsyncIterator[bytes]:
@@ -391,7 +398,12 @@ class ProxyCall:
 
 class ClosingStreamingResponse(StreamingResponse):
     """A StreamingResponse that always closes its generator (its ``finally`` settles usage),
-    also when the client disconnects while the generator is suspended."""
+    also when the client disconnects while the generator is suspended; ``on_close`` runs
+    last, for a generator that never started."""
+
+    def __init__(self, *args: Any, on_close: Callable[[], Awaitable[None]] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.on_close = on_close
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -400,3 +412,5 @@ class ClosingStreamingResponse(StreamingResponse):
             gen = cast(Any, self.body_iterator)
             with anyio.CancelScope(shield=True):
                 await gen.aclose()
+                if self.on_close is not None:
+                    await self.on_close()

@@ -23,12 +23,20 @@ def _progress(n: int) -> None:
 @click.command(name="ingest")
 @click.argument("events", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--accounts", type=click.Path(dir_okay=False, path_type=Path), help="Accounts file (JSONL or CSV)."
+    "--accounts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Accounts file (JSONL, CSV or Parquet).",
 )
 @click.option(
     "--strict", is_flag=True, help="Stop at the first bad record (exit code 2) instead of skipping it."
 )
-@click.option("--adapter", type=click.Choice(ADAPTER_NAMES), default="auto", show_default=True)
+@click.option(
+    "--adapter",
+    type=click.Choice(ADAPTER_NAMES),
+    default="auto",
+    show_default=True,
+    help="Log shape; auto picks per record (contract, request/response log, LiteLLM row).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), help="Input format (default: from the file name)."
 )

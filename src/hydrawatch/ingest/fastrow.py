@@ -1,11 +1,11 @@
 """The fast path of the batch loader: a plain contract record straight to its row.
 
 :func:`simple_row` handles only records whose fields already have the plain types
-(string content, the four common params, ...) and returns ``None`` for anything else,
+(string message content, the common params, ...) and returns ``None`` for anything else,
 which then goes through the full parser (:func:`parse_contract`). For every record it
 accepts, the row equals ``event_tuple(parse_contract(record))``; a property test holds
-the two paths to that. It skips building Exchange, Message and Params objects, which
-is most of the per-record cost of a large load.
+the two paths to that. It skips building Exchange, Message and Params objects and
+the second pass over them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 from hydrawatch.ingest.columns import EventRow
 from hydrawatch.ingest.content import SYSTEM_ROLES
-from hydrawatch.ingest.params import SIMPLE_PARAM_KEYS
 from hydrawatch.ingest.values import INT32_MAX, INT64_MAX, MAX_EPOCH_S
 
 _fromiso = datetime.fromisoformat
@@ -41,6 +40,83 @@ def _str(v: Any) -> tuple[bool, str | None]:
     if type(v) is str:
         return True, v or None
     return False, None
+
+
+_NO_PARAMS: tuple[Any, ...] = (None, None, None, None, None, None, None, 0, None, None)
+FAST_PARAM_KEYS = frozenset(
+    {
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "stream",
+        "tools",
+        "reasoning_effort",
+        "thinking",
+    }
+)
+
+
+def _count(v: Any, hi: int) -> bool:
+    return v is None or (type(v) is int and 0 <= v <= hi)
+
+
+def _number(v: Any) -> float | bool | None:
+    """The float of a plain number, ``None`` for absent, ``False`` when the full parser must decide."""
+    if v is None:
+        return None
+    t = type(v)
+    if t is float:
+        return v if math.isfinite(v) else False
+    if t is int and -INT64_MAX <= v <= INT64_MAX:
+        return float(v)
+    return False
+
+
+def _fast_params(p: Any) -> tuple[Any, ...] | None:
+    """The ten params columns, or ``None`` for anything but plain values of the common keys."""
+    if type(p) is not dict or not p.keys() <= FAST_PARAM_KEYS:
+        return None
+    get = p.get
+    max_tokens, n, top_logprobs = get("max_tokens"), get("n"), get("top_logprobs")
+    if not (_count(max_tokens, INT64_MAX) and _count(n, INT32_MAX) and _count(top_logprobs, INT32_MAX)):
+        return None
+    temperature, top_p = _number(get("temperature")), _number(get("top_p"))
+    if temperature is False or top_p is False:
+        return None
+    logprobs, stream = get("logprobs"), get("stream")
+    if not ((logprobs is None or type(logprobs) is bool) and (stream is None or type(stream) is bool)):
+        return None
+    tools = get("tools")
+    if tools is not None and type(tools) is not list:
+        return None
+    effort = get("reasoning_effort")
+    if effort is not None and type(effort) is not str:
+        return None
+    thinking = get("thinking")
+    budget = None
+    if thinking is not None:
+        if type(thinking) is not dict:
+            return None
+        budget = thinking.get("budget_tokens")
+        if not _count(budget, INT64_MAX):
+            return None
+        if thinking.get("type") == "disabled":
+            budget = None
+    return (
+        max_tokens,
+        temperature,
+        top_p,
+        n,
+        logprobs,
+        top_logprobs,
+        stream,
+        len(tools) if tools else 0,
+        effort or None,
+        budget,
+    )
 
 
 def simple_row(obj: dict[str, Any], line: int, source: str) -> EventRow | None:
@@ -104,21 +180,9 @@ def simple_row(obj: dict[str, Any], line: int, source: str) -> EventRow | None:
         return None
 
     params = get("params")
-    max_tokens = temperature = top_p = stream = None
-    if params is not None:
-        if type(params) is not dict or not params.keys() <= SIMPLE_PARAM_KEYS:
-            return None
-        max_tokens = params.get("max_tokens")
-        temperature = params.get("temperature")
-        top_p = params.get("top_p")
-        stream = params.get("stream")
-        if not (
-            (max_tokens is None or (type(max_tokens) is int and 0 <= max_tokens <= INT64_MAX))
-            and (temperature is None or (type(temperature) is float and math.isfinite(temperature)))
-            and (top_p is None or (type(top_p) is float and math.isfinite(top_p)))
-            and (stream is None or type(stream) is bool)
-        ):
-            return None
+    pcols = _NO_PARAMS if params is None else _fast_params(params)
+    if pcols is None:
+        return None
 
     ok1, model = _str(get("model"))
     ok2, ip = _str(get("ip"))
@@ -167,16 +231,7 @@ def simple_row(obj: dict[str, Any], line: int, source: str) -> EventRow | None:
         user_agent,
         api_key_id,
         fingerprint,
-        max_tokens,
-        temperature,
-        top_p,
-        None,
-        None,
-        None,
-        stream,
-        0,
-        None,
-        None,
+        *pcols,
         counts[0],
         counts[1],
         counts[2],

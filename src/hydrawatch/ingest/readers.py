@@ -112,7 +112,8 @@ def iter_jsonl(
     ``max_line_bytes`` are skipped without being held in memory.
     """
     line = 0
-    pending = b""
+    pending: list[bytes] = []  # the start of a line that continues in the next chunk
+    pending_len = 0
     skipping = False
     pos = start
     loads = orjson.loads
@@ -146,8 +147,9 @@ def iter_jsonl(
                     yield line, _too_long(max_line_bytes)
                     continue
                 if pending:
-                    piece = pending + piece
-                    pending = b""
+                    pending.append(piece)
+                    piece = b"".join(pending)
+                    pending, pending_len = [], 0
             if len(piece) > max_line_bytes:
                 yield line, _too_long(max_line_bytes)
                 continue
@@ -158,19 +160,25 @@ def iter_jsonl(
             except decode_error as e:
                 yield line, Bad(f"invalid JSON: {e}")
         if not skipping:
-            pending = tail if pieces else pending + tail
-            if len(pending) > max_line_bytes:
+            if pieces:
+                pending, pending_len = ([tail], len(tail)) if tail else ([], 0)
+            elif tail:
+                pending.append(tail)
+                pending_len += len(tail)
+            if pending_len > max_line_bytes:
                 skipping = True
-                pending = b""
+                pending, pending_len = [], 0
     if count is not None:
         count.n = line
     if skipping:
         yield line + 1, _too_long(max_line_bytes)
-    elif pending and not pending.isspace():
-        try:
-            yield line + 1, loads(pending)
-        except decode_error as e:
-            yield line + 1, Bad(f"invalid JSON: {e}")
+    elif pending:
+        last = b"".join(pending)
+        if not last.isspace():
+            try:
+                yield line + 1, loads(last)
+            except decode_error as e:
+                yield line + 1, Bad(f"invalid JSON: {e}")
 
 
 def _has_surrogates(row: list[str]) -> bool:

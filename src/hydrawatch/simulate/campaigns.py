@@ -138,10 +138,12 @@ def _times(
 ) -> Iterator[float]:
     spec = plan.spec
     if spec.lockstep:
+        # every generation of a cohort shares one wave schedule over its own window
         cohort = slot // max(1, spec.cohort_size)
-        crng = world.rng("cohort", spec.campaign_id, cohort)
+        gen = min(plan.chain - 1, int((a - plan.start) / plan.life + 1e-9))
+        crng = world.rng("cohort", spec.campaign_id, cohort, gen)
         mean_gap = plan.life / (sum(spec.per_account) / 2 / WAVE_PARTICIPATION)
-        w = plan.start + crng.uniform(0, 6 * HOUR)
+        w = plan.start + gen * plan.life + crng.uniform(0, 6 * HOUR if gen == 0 else 2.5 * HOUR)
         last = a
         while w < b:
             if w >= a and rng.random() < WAVE_PARTICIPATION:

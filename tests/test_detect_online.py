@@ -1,0 +1,54 @@
+"""The online scorer: same aggregates and the same verdicts as the batch hunt."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+from test_hunt_pipeline import load, make_log
+
+from hydrawatch.detect.online import OnlineScorer
+from hydrawatch.features.request import describe
+from hydrawatch.hunt.pipeline import prepare
+from hydrawatch.hunt.sql import account_aggregates, cutoff_view
+
+
+@pytest.fixture(scope="module")
+def scorer_and_truth() -> tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]:
+    exs, accounts, campaign = make_log(seed=3)
+    s = OnlineScorer()
+    for a in accounts:
+        s.set_payment(str(a["account_id"]), str(a["payment_fingerprint"]))
+    for e in sorted(exs, key=lambda e: e.ts):
+        s.observe(e, describe(e))
+    s.link(now=max(e.ts for e in exs))
+    con = duckdb.connect()
+    load(con, exs, accounts)
+    return s, campaign, sorted({e.account_id for e in exs}), con
+
+
+def test_online_aggregates_match_batch(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
+    s, _, ids, con = scorer_and_truth
+    prepare(con, {})
+    cutoff_view(con, None)
+    batch = account_aggregates(con, with_accounts=True)
+    online = s.aggregates(batch.account_id)
+    assert online.account_id == batch.account_id
+    for name in ("n", "intent_n", "top_skel_n", "top3_skel_n", "multi_turn_n", "n_net24", "n_ips", "out_tok"):
+        assert np.array_equal(getattr(online, name), getattr(batch, name)), name
+    assert online.payment_fp == batch.payment_fp
+
+
+def test_online_flags_the_campaign_only(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
+    s, campaign, ids, _ = scorer_and_truth
+    verdicts = {a: s.score(a) for a in ids}
+    cids = {verdicts[a].campaign_id for a in campaign}
+    assert len(cids) == 1 and None not in cids
+    assert all(verdicts[a].risk >= 0.5 and verdicts[a].reasons for a in campaign)
+    assert all(verdicts[a].campaign_id is None for a in ids if a not in campaign)
+
+
+def test_unknown_account_scores_zero(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
+    s, *_ = scorer_and_truth
+    v = s.score("never-seen")
+    assert v.risk == 0.0 and v.campaign_id is None and v.reasons == []
