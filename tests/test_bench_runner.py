@@ -9,7 +9,7 @@ from hydrawatch.bench.aggregate import summarise
 from hydrawatch.bench.detectors import BUILTIN, Detector, DetectorSpecError, parse_detectors
 from hydrawatch.bench.measure import run_measured
 from hydrawatch.bench.runner import run_bench
-from hydrawatch.bench.scenarios import DONE_MARK, sim_dir
+from hydrawatch.bench.scenarios import DONE_MARK, sim_dir, simulator_fingerprint
 from hydrawatch.bench.table import markdown, to_json
 from hydrawatch.cli import main
 
@@ -87,11 +87,11 @@ def test_run_bench_scores_good_failing_and_bad_detectors(tmp_path, oracle):
     assert not by["crash"].ok and "exit code 3" in by["crash"].error and "boom here" in by["crash"].error
     assert by["perfect"].peak_rss_mb > 0 and by["perfect"].wall_s > 0
     assert any("perfect" in m for m in msgs)
-    assert (tmp_path / "out" / "runs" / "toy-seed1" / "crash.stderr.txt").read_text() == "boom here"
+    assert (tmp_path / "out" / "runs" / "toy-seed1-scale0.1" / "crash.stderr.txt").read_text() == "boom here"
 
     rows, overall = summarise(recs)
     md = markdown(rows, overall, recs, {"scenarios": ["toy"], "seeds": [1], "scale": 0.1})
-    assert "| toy | perfect | 1.000 | 1.000 | 0.00% | 0.00% (chat) | 1.000 | 30.00% |" in md
+    assert "| toy | perfect | 1.000 | 1.000 | 0.00% | 0.00% | 1.000 | 30.00% |" in md
     assert "| toy | noisy | 0.667 | 1.000 | 50.00% | 100.00% (chat) | 1.000 | n/a |" in md
     assert "FAILED (1/1)" in md and "Failed runs" in md
     assert "| hydra | campaign (recall) |" in md
@@ -108,7 +108,7 @@ def test_simulation_failure_marks_every_detector_failed(tmp_path, oracle):
 
 def test_bench_cli_writes_markdown_and_json(tmp_path, oracle):
     cache = tmp_path / "cache"
-    d = make_cached_run(cache, seed=2, scale=0.5)
+    d = make_cached_run(cache / f"sim-{simulator_fingerprint()}", seed=2, scale=0.5)
     spec = f"oracle={sys.executable} {oracle} {{events}} {{out}} {d / 'labels.csv'} timed"
     out = tmp_path / "res"
     args = ["bench", "--scenario", "toy", "--seeds", "2", "--scale", "0.5", "--cache", str(cache)]
@@ -173,3 +173,18 @@ def test_bench_end_to_end_with_the_real_simulator(tmp_path):
     data = json.loads((out / "latest.json").read_text())
     assert all(r["ok"] for r in data["runs"]), data["runs"]
     assert data["overall"][0]["recall"] is None  # no campaign in legit-only
+
+
+def test_reuse_scores_saved_reports_without_rerunning(tmp_path, oracle):
+    cache = tmp_path / "cache"
+    d = make_cached_run(cache)
+    dets = [det("perfect", oracle, d / "labels.csv", "timed")]
+    first = run_bench(["toy"], [1], 0.1, dets, tmp_path / "out", cache)
+    assert first[0].ok and not first[0].reused
+    oracle.write_text("import sys; sys.exit(5)")  # a rerun would now fail
+    again = run_bench(["toy"], [1], 0.1, dets, tmp_path / "out", cache, reuse=True)
+    assert again[0].ok and again[0].reused and again[0].wall_s == first[0].wall_s
+    fresh = run_bench(["toy"], [1], 0.1, dets, tmp_path / "out", cache)
+    assert not fresh[0].ok and "exit code 5" in fresh[0].error
+    # a failed run is never reused
+    assert not run_bench(["toy"], [1], 0.1, dets, tmp_path / "out", cache, reuse=True)[0].ok

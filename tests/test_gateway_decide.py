@@ -19,7 +19,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]
     seen = Seen()
     for up, _ in run_servers(seen):
         cfg = gateway_config(
-            tmp_path_factory.mktemp("state"), up.url, quotas={"tiers": {"tiny": {"requests-minute": 1}}}
+            tmp_path_factory.mktemp("state"), up.url, quotas={"tiers": {"tiny": {"requests-day": 1}}}
         )
         with GatewayServer(cfg) as gw:
             yield gw

@@ -39,7 +39,7 @@ def gateway(
         up.url,
         timeouts={"read": 0.5},
         max_body_bytes=64 * 1024,
-        quotas={"tiers": {"tiny": {"requests-minute": 2}}},
+        quotas={"tiers": {"tiny": {"requests-day": 2}}},
     )
     with GatewayServer(cfg) as gw:
         yield gw
@@ -119,7 +119,7 @@ def test_429_with_retry_after(gateway: GatewayServer) -> None:
     with pytest.raises(openai.RateLimitError) as e:
         client.chat.completions.create(model="fake-a", **CHAT)  # type: ignore[call-overload]
     h = e.value.response.headers
-    assert 1 <= int(h["retry-after"]) <= 60
+    assert int(h["retry-after"]) >= 1
     assert h["x-ratelimit-remaining-requests"] == "0"
     with pytest.raises(anthropic.RateLimitError):
         ant(gateway, k).messages.create(model="fake-a", **MSG)  # type: ignore[call-overload]

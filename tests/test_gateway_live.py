@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 pytest.importorskip("hydrawatch.detect.online")
@@ -31,7 +32,7 @@ def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen
         assert gw.gw.live is not None, "the online scorer is installed, so live scoring must be on"
         keys = {f"acct-hydra-{n}": gw.new_key(f"acct-hydra-{n}") for n in range(5)}
         for i in range(12):
-            for account, key in keys.items():
+            for _account, key in keys.items():
                 body = {"model": "fake-a", "messages": [{"role": "user", "content": COT.format(i=i)}]}
                 r = http.post(
                     gw.url + "/v1/chat/completions",

@@ -162,7 +162,10 @@ def test_client_ip_never_raises(fwd: str, xff: str) -> None:
 
 # ------------------------------------------------------------------ redaction
 def test_redaction_masks_identifiers_keeps_text() -> None:
-    t = "Mail bob@example.com, call +1 (415) 555-0100, key sk-abcdefghijklmnopqrstu, ip 192.168.1.20. Explain X."
+    t = (
+        "Mail bob@example.com, call +1 (415) 555-0100, key sk-abcdefghijklmnopqrstu, ip 192.168.1.20. "
+        "Explain X."
+    )
     out = redact_text(t)
     for secret in ("bob@example.com", "555-0100", "sk-abcdefghijklmnopqrstu", "192.168.1.20"):
         assert secret not in out
@@ -181,7 +184,8 @@ def test_config_defaults_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     f = tmp_path / "gw.yaml"
     f.write_text(
-        "port: 9000\nupstreams:\n  - {base_url: 'https://api.openai.com/v1', api: openai, models: ['gpt-*']}\n"
+        "port: 9000\nupstreams:\n"
+        "  - {base_url: 'https://api.openai.com/v1', api: openai, models: ['gpt-*']}\n"
         "record: {prompts: redacted, retention_days: 30}\ntrusted_proxies: ['10.0.0.0/8']\npolicy: pol.yaml\n"
     )
     cfg = load_config(f)

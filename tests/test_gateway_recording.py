@@ -12,10 +12,10 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 from hydrawatch.events.schema import EVENT_COLUMNS
 from hydrawatch.gateway.recorder import DuckDBEventSink
+from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import openai
 import orjson
 import pytest
 import redis
-from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 from hydrawatch.policy import Verdict
+from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.services
@@ -38,7 +38,7 @@ def upstream() -> Iterator[tuple[ServerThread, Seen]]:
 
 def test_replicas_share_state(upstream: tuple[ServerThread, Seen], prefix: str, tmp_path: Path) -> None:
     up, _ = upstream
-    raw = {"redis": REDIS_URL, "redis_prefix": prefix, "quotas": {"tiers": {"tiny": {"requests-minute": 3}}}}
+    raw = {"redis": REDIS_URL, "redis_prefix": prefix, "quotas": {"tiers": {"tiny": {"requests-day": 3}}}}
     cfg_a = gateway_config(tmp_path / "a", up.url, **raw)
     cfg_b = gateway_config(tmp_path / "b", up.url, **raw)
     with GatewayServer(cfg_a) as a, GatewayServer(cfg_b) as b:

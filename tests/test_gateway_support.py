@@ -405,7 +405,7 @@ class ServerThread:
 
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(60)
 
 
 class GatewayServer(ServerThread):
@@ -426,7 +426,7 @@ class GatewayServer(ServerThread):
         return asyncio.run_coroutine_threadsafe(fn(self.gw), loop).result(timeout)
 
     def drain(self) -> None:
-        self.call(lambda gw: gw.drain())
+        self.call(lambda gw: gw.drain(), timeout=60.0)
 
     def new_key(self, account_id: str) -> str:
         key, _ = self.call(lambda gw: gw.keys.create_key(account_id))

@@ -201,6 +201,15 @@ def test_load_events_matches_exchange_rows_and_parallel_is_identical(tmp_path: P
     assert cols == EVENT_COLUMNS.names
 
 
+def test_a_file_listed_twice_keeps_its_line_numbers(tmp_path: Path) -> None:
+    p = write(tmp_path, "x.jsonl", jl(*[good(i) for i in range(40)]))
+    a, b = duckdb.connect(), duckdb.connect()
+    load_events(a, [p, p], workers=1)
+    load_events(b, [p, p], workers=2, range_bytes=500)
+    q = "SELECT line FROM events"
+    assert a.execute(q).fetchall() == b.execute(q).fetchall() == [(i,) for i in range(1, 41)] * 2
+
+
 def test_load_events_strict_parallel_reports_exact_line(tmp_path: Path) -> None:
     objs: list[Any] = [good(i) for i in range(300)]
     objs[250] = {"ts": 1, "account_id": None}

@@ -9,6 +9,7 @@ counted as an error by the caller instead of stopping a run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -130,10 +131,8 @@ class Connection:
         w, self._reader, self._writer = self._writer, None, None
         if w is not None:
             w.close()
-            try:
+            with contextlib.suppress(OSError):
                 await w.wait_closed()
-            except OSError:
-                pass
 
     async def send(self, request: bytes) -> tuple[float, Response]:
         """Send ``request``; return (perf_counter() just before the write, the response)."""

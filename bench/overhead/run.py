@@ -34,18 +34,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import Series, Target, interleaved  # noqa: E402
-from report import best_under_bound, ratio, render  # noqa: E402
-from servers import RssMonitor, stop  # noqa: E402
-from stats import added, summarize  # noqa: E402
-from targets import LITELLM, Started, start_hydrawatch, start_litellm, start_upstream  # noqa: E402
-from workload import chat_bodies  # noqa: E402
-from wrkrun import WrkResult, available, run_wrk  # noqa: E402
+from bench_servers import RssMonitor, stop
+from bench_targets import LITELLM, Started, start_hydrawatch, start_litellm, start_upstream
+from c1_loadgen import Series, Target, interleaved
+from chat_workload import chat_bodies
+from latency_stats import added, summarize
+from results_report import BOUNDS_MS, best_under_bound, by_bound, ratio, render, rps_of
+from wrkrun import WrkResult, available, run_wrk
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PATH = "/v1/chat/completions"
-NAMES = ("upstream", "hydrawatch", "litellm")
+NO_SCORING = "hydrawatch-no-scoring"  # --diagnose: the same gateway with live scoring off
 
 # hydrawatch: the built-in defaults (auth, policy, quotas, live scoring, event recording all
 # on) except the quota limits, raised so that the benchmark's one account is never refused
@@ -54,9 +54,16 @@ NAMES = ("upstream", "hydrawatch", "litellm")
 GATEWAY_CONFIG = """\
 quotas:
   tiers:
-    standard: {tokens-minute: 1000000000000, tokens-day: 1000000000000, requests-minute: 1000000000, requests-day: 1000000000}
+    standard:
+      tokens-minute: 1000000000000
+      tokens-day: 1000000000000
+      requests-minute: 1000000000
+      requests-day: 1000000000
   campaign: {tokens-minute: 1000000000000, tokens-day: 1000000000000, requests-minute: 1000000000}
 """
+
+
+DIAGNOSE_EXTRA = "live_scoring: {enabled: false}\n"
 
 
 class TimeLimit(Exception):
@@ -69,10 +76,26 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 def plan(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"c1_rounds": 4, "c1_per_round": 25, "st_rounds": 4, "st_per_round": 15, "warmup": 20,
-                "levels": [1, 4, 16], "seconds": 2.0, "time_limit": 420}
-    return {"c1_rounds": 10, "c1_per_round": 100, "st_rounds": 10, "st_per_round": 40, "warmup": 50,
-            "levels": [1, 2, 4, 8, 16, 32, 64], "seconds": 4.0, "time_limit": 1500}
+        return {
+            "c1_rounds": 4,
+            "c1_per_round": 25,
+            "st_rounds": 4,
+            "st_per_round": 15,
+            "warmup": 20,
+            "levels": [1, 4, 16],
+            "seconds": 2.0,
+            "time_limit": 420,
+        }
+    return {
+        "c1_rounds": 10,
+        "c1_per_round": 100,
+        "st_rounds": 10,
+        "st_per_round": 40,
+        "warmup": 50,
+        "levels": [1, 2, 4, 8, 16, 32, 64],
+        "seconds": 4.0,
+        "time_limit": 1500,
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -89,10 +112,18 @@ def machine() -> dict[str, Any]:
 
 def git_revision() -> str:
     try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src/hydrawatch"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src/hydrawatch"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return rev + (" (+ uncommitted changes in src/hydrawatch)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -101,8 +132,12 @@ def git_revision() -> str:
 def litellm_version() -> str:
     py = LITELLM.parent / "python"
     try:
-        out = subprocess.run([str(py), "-c", "from importlib.metadata import version; print(version('litellm'))"],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [str(py), "-c", "from importlib.metadata import version; print(version('litellm'))"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -120,14 +155,24 @@ class Loads:
         return (round(la[0], 2), round(la[1], 2), round(la[2], 2))
 
 
-def c1_phase(targets: list[Target], servers: dict[str, Started], p: dict[str, Any], stream: bool,
-             deadline: float) -> tuple[dict[str, Series], dict[str, float]]:
+def c1_phase(
+    targets: list[Target], servers: dict[str, Started], p: dict[str, Any], stream: bool, deadline: float
+) -> tuple[dict[str, Series], dict[str, float]]:
     n = p["warmup"] + (p["st_rounds"] * p["st_per_round"] if stream else p["c1_rounds"] * p["c1_per_round"])
     bodies = chat_bodies(n + 2 * max(p["c1_rounds"], p["st_rounds"]) + 10, stream=stream)
     cpu0 = {k: s.server.cpu_seconds() for k, s in servers.items()}
     rounds, per = (p["st_rounds"], p["st_per_round"]) if stream else (p["c1_rounds"], p["c1_per_round"])
-    res = asyncio.run(interleaved(targets, bodies, rounds=rounds, per_round=per, stream=stream,
-                                  warmup=p["warmup"], deadline=deadline))
+    res = asyncio.run(
+        interleaved(
+            targets,
+            bodies,
+            rounds=rounds,
+            per_round=per,
+            stream=stream,
+            warmup=p["warmup"],
+            deadline=deadline,
+        )
+    )
     cpu = {}
     for k, s in servers.items():
         sent = len(res[k].total_ms) + sum(res[k].errors.values())
@@ -135,8 +180,15 @@ def c1_phase(targets: list[Target], servers: dict[str, Started], p: dict[str, An
     return res, cpu
 
 
-def throughput_phase(targets: list[Target], p: dict[str, Any], client_cores: str | None, tmp: Path,
-                     deadline: float, loads: Loads) -> dict[str, list[WrkResult]]:
+def throughput_phase(
+    targets: list[Target],
+    servers: dict[str, Started],
+    p: dict[str, Any],
+    client_cores: str | None,
+    tmp: Path,
+    deadline: float,
+    loads: Loads,
+) -> dict[str, list[WrkResult]]:
     bodies_file = tmp / "bodies.jsonl"
     bodies_file.write_bytes(b"\n".join(chat_bodies(512, stream=False, seed=11)) + b"\n")
     out: dict[str, list[WrkResult]] = {t.name: [] for t in targets}
@@ -146,19 +198,39 @@ def throughput_phase(targets: list[Target], p: dict[str, Any], client_cores: str
             if time.monotonic() + p["seconds"] + 5 > deadline:
                 print("  time limit: throughput ramp cut short", flush=True)
                 return out
-            r = run_wrk(f"http://{t.host}:{t.port}{t.path}", bodies_file, t.headers, connections=conns,
-                        seconds=p["seconds"], cores=client_cores)
+            cpu0 = servers[t.name].server.cpu_seconds()
+            r = run_wrk(
+                f"http://{t.host}:{t.port}{t.path}",
+                bodies_file,
+                t.headers,
+                connections=conns,
+                seconds=p["seconds"],
+                cores=client_cores,
+            )
+            r.cpu_ms_per_request = round(
+                (servers[t.name].server.cpu_seconds() - cpu0) * 1000 / max(1, r.requests), 3
+            )
             out[t.name].append(r)
-            print(f"  {t.name:<10} c={conns:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:8.2f} ms"
-                  f"  errors {r.errors}", flush=True)
+            print(
+                f"  {t.name:<10} c={conns:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
+                f"p99 {r.p99_ms:8.2f} ms  errors {r.errors}  cpu {r.cpu_ms_per_request:.2f} ms/req",
+                flush=True,
+            )
         loads.take()
     return out
 
 
 def metrics_lines(base: str) -> list[str]:
-    want = ("hydrawatch_events_recorded_total", "hydrawatch_events_dropped_total", "hydrawatch_decisions_total",
-            "hydrawatch_requests_total", "hydrawatch_quota_denied_total", "hydrawatch_upstream_errors_total",
-            "hydrawatch_live_scoring_pending", "hydrawatch_events_pending")
+    want = (
+        "hydrawatch_events_recorded_total",
+        "hydrawatch_events_dropped_total",
+        "hydrawatch_decisions_total",
+        "hydrawatch_requests_total",
+        "hydrawatch_quota_denied_total",
+        "hydrawatch_upstream_errors_total",
+        "hydrawatch_live_scoring_pending",
+        "hydrawatch_events_pending",
+    )
     try:
         with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
             text = r.read().decode()
@@ -170,10 +242,22 @@ def metrics_lines(base: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small request counts (about 3 minutes)")
-    ap.add_argument("--p99-bound-ms", type=float, default=50.0, help="p99 bound for sustained req/s (default 50)")
-    ap.add_argument("--time-limit", type=float, default=None, help="seconds for the whole run (default 420 quick, 1500 full)")
+    ap.add_argument(
+        "--p99-bound-ms", type=float, default=50.0, help="p99 bound for sustained req/s (default 50)"
+    )
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds for the whole run (default 420 quick, 1500 full)",
+    )
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and load generators to CPUs")
     ap.add_argument("--no-wrk", action="store_true", help="skip the throughput phase")
+    ap.add_argument(
+        "--diagnose",
+        action="store_true",
+        help=f"also measure {NO_SCORING} (live_scoring disabled) to split the gateway's overhead",
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir (server logs, state)")
     a = ap.parse_args(argv)
@@ -198,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "python bench/overhead/run.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-        "quick": a.quick, "plan": p, "machine": machine(), "hydrawatch_revision": git_revision(),
+        "quick": a.quick,
+        "plan": p,
+        "machine": machine(),
+        "hydrawatch_revision": git_revision(),
         "litellm_version": litellm_version(),
         "pinning": {"proxies": proxy_cores, "clients": client_cores} if pin else None,
         "notes": [],
@@ -209,56 +296,79 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started["upstream"] = start_upstream(tmp, client_cores)
         started["hydrawatch"] = start_hydrawatch(tmp, started["upstream"].server, proxy_cores, GATEWAY_CONFIG)
+        if a.diagnose:
+            started[NO_SCORING] = start_hydrawatch(
+                tmp, started["upstream"].server, proxy_cores, GATEWAY_CONFIG + DIAGNOSE_EXTRA, NO_SCORING
+            )
         print("starting LiteLLM (about 30 s)...", flush=True)
         started["litellm"] = start_litellm(tmp, started["upstream"].server, proxy_cores)
         with urllib.request.urlopen(started["hydrawatch"].server.base + "/healthz", timeout=10) as r:
             health = json.loads(r.read())
         res["hydrawatch_health"] = health
         if not health.get("live_scoring"):
-            res["notes"].append("hydrawatch reported live_scoring off (/healthz): scoring was NOT on in this run")
+            res["notes"].append(
+                "hydrawatch reported live_scoring off (/healthz): scoring was NOT on in this run"
+            )
         res["configs"] = {k: {"command": s.command, "config": s.config_text} for k, s in started.items()}
-        targets = [Target(k, "127.0.0.1", started[k].server.port, PATH, started[k].headers) for k in NAMES]
-        servers = {k: started[k] for k in ("hydrawatch", "litellm")}
+        targets = [Target(k, "127.0.0.1", s.server.port, PATH, s.headers) for k, s in started.items()]
+        servers = {k: s for k, s in started.items() if k != "upstream"}
 
         with RssMonitor([s.server for s in started.values()]):
             print("concurrency 1, non-streaming...", flush=True)
             r1, cpu = c1_phase(targets, servers, p, False, deadline)
             lat = {k: summarize(v.total_ms) for k, v in r1.items()}
-            res["c1"] = {"latency": lat, "errors": {k: dict(v.errors) for k, v in r1.items()},
-                         "added": {k: added(lat[k], lat["upstream"]) for k in servers}}
+            res["c1"] = {
+                "latency": lat,
+                "errors": {k: dict(v.errors) for k, v in r1.items()},
+                "added": {k: added(lat[k], lat["upstream"]) for k in servers},
+            }
             res["cpu_ms_per_request_c1"] = cpu
             res["machine"]["loadavg_after_c1"] = loads.take()
-            for k in NAMES:
-                print(f"  {k:<10} p50 {lat[k]['p50']:8.3f} ms  p99 {lat[k]['p99']:8.3f} ms  n={lat[k]['n']} "
-                      f"errors={dict(r1[k].errors)}", flush=True)
+            for k in started:
+                print(
+                    f"  {k:<10} p50 {lat[k]['p50']:8.3f} ms  p99 {lat[k]['p99']:8.3f} ms  n={lat[k]['n']} "
+                    f"errors={dict(r1[k].errors)}",
+                    flush=True,
+                )
 
             print("concurrency 1, streaming...", flush=True)
             r2, _ = c1_phase(targets, servers, p, True, deadline)
             ttft = {k: summarize(v.ttft_ms) for k, v in r2.items()}
             whole = {k: summarize(v.total_ms) for k, v in r2.items()}
-            res["stream_c1"] = {"ttft": ttft, "latency": whole, "errors": {k: dict(v.errors) for k, v in r2.items()},
-                                "ttft_added": {k: added(ttft[k], ttft["upstream"]) for k in servers}}
+            res["stream_c1"] = {
+                "ttft": ttft,
+                "latency": whole,
+                "errors": {k: dict(v.errors) for k, v in r2.items()},
+                "ttft_added": {k: added(ttft[k], ttft["upstream"]) for k in servers},
+            }
             res["machine"]["loadavg_after_stream"] = loads.take()
-            for k in NAMES:
-                print(f"  {k:<10} TTFT p50 {ttft[k]['p50']:8.3f} ms  p99 {ttft[k]['p99']:8.3f} ms  "
-                      f"errors={dict(r2[k].errors)}", flush=True)
+            for k in started:
+                print(
+                    f"  {k:<10} TTFT p50 {ttft[k]['p50']:8.3f} ms  p99 {ttft[k]['p99']:8.3f} ms  "
+                    f"errors={dict(r2[k].errors)}",
+                    flush=True,
+                )
 
             if do_wrk:
                 print(f"throughput (wrk, {p['seconds']:g} s per level)...", flush=True)
-                lv = throughput_phase(targets, p, client_cores, tmp, deadline, loads)
+                lv = throughput_phase(targets, started, p, client_cores, tmp, deadline, loads)
                 levels = {k: [x.to_json() for x in v] for k, v in lv.items()}
                 best = {k: best_under_bound(v, a.p99_bound_ms) for k, v in levels.items()}
-                peak = {k: max(v, key=lambda x: x["rps"]) if v else None for k, v in levels.items()}
+                peak = {k: max(v, key=lambda x: float(x["rps"])) if v else None for k, v in levels.items()}
                 res["throughput"] = {
-                    "p99_bound_ms": a.p99_bound_ms, "seconds": p["seconds"], "levels": levels, "best": best,
+                    "p99_bound_ms": a.p99_bound_ms,
+                    "seconds": p["seconds"],
+                    "levels": levels,
+                    "best": best,
                     "peak": peak,
-                    "ratio_under_bound": ratio(best["hydrawatch"] and best["hydrawatch"]["rps"],
-                                               best["litellm"] and best["litellm"]["rps"]),
-                    "ratio_peak": ratio(peak["hydrawatch"] and peak["hydrawatch"]["rps"],
-                                        peak["litellm"] and peak["litellm"]["rps"]),
+                    "ratio_under_bound": ratio(rps_of(best["hydrawatch"]), rps_of(best["litellm"])),
+                    "ratio_peak": ratio(rps_of(peak["hydrawatch"]), rps_of(peak["litellm"])),
+                    "by_bound": by_bound(levels, BOUNDS_MS),
                 }
                 if best["litellm"] is None:
-                    res["notes"].append(f"LiteLLM never kept p99 <= {a.p99_bound_ms:g} ms: no under-bound ratio")
+                    res["notes"].append(
+                        f"LiteLLM never kept p99 <= {a.p99_bound_ms:g} ms: no under-bound ratio"
+                    )
             res["hydrawatch_metrics"] = metrics_lines(started["hydrawatch"].server.base)
         res["peak_rss_mib"] = {k: round(s.server.peak_rss_bytes / 2**20, 1) for k, s in started.items()}
     except TimeLimit:

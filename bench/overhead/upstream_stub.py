@@ -23,7 +23,11 @@ Send = Callable[[Message], Awaitable[None]]
 MODEL = "bench-model"
 WORDS = ["Hello", " from", " the", " bench", " upstream", "."]
 PROMPT_TOKENS = 20
-USAGE = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": len(WORDS), "total_tokens": PROMPT_TOKENS + len(WORDS)}
+USAGE = {
+    "prompt_tokens": PROMPT_TOKENS,
+    "completion_tokens": len(WORDS),
+    "total_tokens": PROMPT_TOKENS + len(WORDS),
+}
 
 
 def _dumps(obj: object) -> bytes:

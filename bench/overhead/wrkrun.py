@@ -8,12 +8,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import pinned
+from bench_servers import pinned
 
 LUA = Path(__file__).resolve().parent / "wrk_post.lua"
 
 
-@dataclass(frozen=True)
+@dataclass
 class WrkResult:
     connections: int
     seconds: float
@@ -24,9 +24,12 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    cpu_ms_per_request: float | None = None  # the server's CPU per request, filled in by the caller
 
     def to_json(self) -> dict[str, float | int]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {
+            k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items() if v is not None
+        }
 
 
 def available() -> bool:
@@ -42,16 +45,43 @@ def parse_done_line(stdout: str, connections: int) -> WrkResult:
             secs = d["duration_us"] / 1e6
             errors = d["err_connect"] + d["err_read"] + d["err_write"] + d["err_timeout"] + d["err_status"]
             ok = max(0, d["requests"] - d["err_status"])
-            return WrkResult(connections, secs, d["requests"], errors, ok / secs if secs > 0 else 0.0,
-                             d["lat_p50_us"] / 1000, d["lat_p90_us"] / 1000, d["lat_p99_us"] / 1000,
-                             d["lat_max_us"] / 1000)
+            return WrkResult(
+                connections,
+                secs,
+                d["requests"],
+                errors,
+                ok / secs if secs > 0 else 0.0,
+                d["lat_p50_us"] / 1000,
+                d["lat_p90_us"] / 1000,
+                d["lat_p99_us"] / 1000,
+                d["lat_max_us"] / 1000,
+            )
     raise ValueError(f"no summary line in wrk output: {stdout[-300:]!r}")
 
 
-def run_wrk(url: str, bodies_file: Path, headers: dict[str, str], *, connections: int, seconds: float,
-            cores: str | None, timeout_s: float = 10.0) -> WrkResult:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout_s:g}s",
-           "-s", str(LUA), url, "--", str(bodies_file), *(f"{k}: {v}" for k, v in headers.items())]
+def run_wrk(
+    url: str,
+    bodies_file: Path,
+    headers: dict[str, str],
+    *,
+    connections: int,
+    seconds: float,
+    cores: str | None,
+    timeout_s: float = 10.0,
+) -> WrkResult:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout_s:g}s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(bodies_file),
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, timeout=seconds + timeout_s + 30)
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip()[-300:]}")

@@ -16,7 +16,7 @@ import click
 import orjson
 
 from hydrawatch.bench.detectors import BUILTIN, DetectorSpecError, parse_detectors
-from hydrawatch.bench.scenarios import SCENARIOS
+from hydrawatch.bench.scenarios import SCENARIOS, simulator_fingerprint
 
 QUICK_SCALE = 0.1
 
@@ -77,6 +77,12 @@ def _progress(msg: str) -> None:
     help="Where simulated runs are kept and reused (default: a hydrawatch-bench folder in the temp dir).",
 )
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="Per child process, seconds.")
+@click.option(
+    "--reuse",
+    is_flag=True,
+    help="Score saved reports of earlier successful runs of the same command on the same log instead of "
+    "rerunning them (e.g. rerun only a changed detector).",
+)
 @click.option("--quick", is_flag=True, help=f"One seed at scale {QUICK_SCALE} (a CI smoke test).")
 def bench(
     scenarios: tuple[str, ...],
@@ -86,6 +92,7 @@ def bench(
     out_dir: str | None,
     cache: str | None,
     timeout: float,
+    reuse: bool,
     quick: bool,
 ) -> None:
     from hydrawatch.bench.aggregate import summarise
@@ -103,7 +110,9 @@ def bench(
     names = list(scenarios) or list(SCENARIOS)
     out = Path(out_dir) if out_dir else Path("bench/results") / ("quick" if quick else "")
     out.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cache) if cache else Path(tempfile.gettempdir()) / "hydrawatch-bench"
+    cache_dir = (Path(cache) if cache else Path(tempfile.gettempdir()) / "hydrawatch-bench") / (
+        f"sim-{simulator_fingerprint()}"
+    )
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     meta: dict[str, Any] = {
@@ -113,6 +122,7 @@ def bench(
         "detectors": {d.name: d.template for d in dets},
         "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": _git_commit(),
+        "simulator": cache_dir.name,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from hydrawatch.bench.detectors import Detector
 from hydrawatch.bench.labels import LabelsError, read_labels
-from hydrawatch.bench.measure import run_measured, tail
+from hydrawatch.bench.measure import Measured, run_measured, tail
 from hydrawatch.bench.scenarios import SimRun, SimulationError, load_timeline, simulate
 from hydrawatch.bench.score import RunScore, ScoreError, score_report
 from hydrawatch.report.model import Report, ReportError
@@ -30,6 +32,7 @@ class RunRecord:
     wall_s: float | None = None
     peak_rss_mb: float | None = None
     score: RunScore | None = None
+    reused: bool = False  # scored from an earlier run's saved report and measurements
 
     @property
     def events_per_s(self) -> float | None:
@@ -48,19 +51,69 @@ class RunRecord:
             "wall_s": self.wall_s,
             "events_per_s": self.events_per_s,
             "peak_rss_mb": self.peak_rss_mb,
+            "reused": self.reused,
             "score": None if self.score is None else self.score.to_json(),
         }
 
 
+def _measurement_path(work: Path, name: str) -> Path:
+    return work / f"{name}.run.json"
+
+
+def _reusable(work: Path, detector: Detector, events: int, argv: list[str]) -> Measured | None:
+    """The saved measurement of an earlier successful run of the same command on the same log."""
+    path, out = _measurement_path(work, detector.name), work / f"{detector.name}.json"
+    if not (path.exists() and out.exists()):
+        return None
+    try:
+        saved = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if (
+        not isinstance(saved, dict)
+        or saved.get("template") != detector.template
+        or saved.get("events") != events
+    ):
+        return None
+    if not saved.get("ok"):
+        return None
+    return Measured(argv, 0, float(saved["wall_s"]), int(saved["peak_rss_bytes"]), "", None)
+
+
 def run_detector(
-    sim: SimRun, detector: Detector, events: int, work: Path, timeout_s: float, score_inputs: Any
+    sim: SimRun,
+    detector: Detector,
+    events: int,
+    work: Path,
+    timeout_s: float,
+    score_inputs: Any,
+    reuse: bool = False,
 ) -> RunRecord:
-    """Run one detector on one simulated run; every failure becomes a failed record, never an exception."""
+    """Run one detector on one simulated run; every failure becomes a failed record, never an exception.
+
+    With ``reuse``, an earlier successful run of the same command on the same log (its report and
+    measurements are kept in ``work``) is scored again instead of being rerun.
+    """
     out = work / f"{detector.name}.json"
-    out.unlink(missing_ok=True)
     argv = detector.argv(sim.events, sim.accounts, out)
-    m = run_measured(argv, timeout_s=timeout_s, log_path=work / f"{detector.name}.stderr.txt")
+    m = _reusable(work, detector, events, argv) if reuse else None
+    reused = m is not None
+    if m is None:
+        out.unlink(missing_ok=True)
+        m = run_measured(argv, timeout_s=timeout_s, log_path=work / f"{detector.name}.stderr.txt")
+        saved = {
+            "template": detector.template,
+            "argv": argv,
+            "events": events,
+            "ok": m.ok,
+            "returncode": m.returncode,
+            "error": m.error,
+            "wall_s": m.wall_s,
+            "peak_rss_bytes": m.peak_rss_bytes,
+        }
+        _measurement_path(work, detector.name).write_bytes(orjson.dumps(saved))
     rec = RunRecord(sim.scenario, sim.seed, detector.name, events, False, None, m.wall_s, m.peak_rss_mb)
+    rec.reused = reused
     if not m.ok:
         rec.error = f"{m.error or f'exit code {m.returncode}'}: {tail(m.stderr_tail, lines=4, chars=400)}"
         return rec
@@ -87,6 +140,7 @@ def run_bench(
     cache: Path,
     *,
     timeout_s: float = 3600.0,
+    reuse: bool = False,
     progress: Progress | None = None,
 ) -> list[RunRecord]:
     say = progress or (lambda _msg: None)
@@ -108,16 +162,18 @@ def run_bench(
                 continue
             # accounts with no traffic cannot be judged from traffic: score those the log shows
             labels = labels_all.restricted_to(timeline.accounts)
-            work = out_dir / "runs" / f"{scenario}-seed{seed}"
+            work = out_dir / "runs" / f"{scenario}-seed{seed}-scale{scale:g}"
             work.mkdir(parents=True, exist_ok=True)
             say(f"{tag}: {timeline.n_events:,} events, {len(labels.by_account):,} accounts")
             for det in detectors:
-                rec = run_detector(sim, det, timeline.n_events, work, timeout_s, (labels, timeline))
+                say(f"{tag}: {det.name} ...")
+                rec = run_detector(sim, det, timeline.n_events, work, timeout_s, (labels, timeline), reuse)
                 records.append(rec)
                 if rec.ok and rec.score is not None:
                     s = rec.score
+                    again = " (reused)" if rec.reused else ""
                     say(
-                        f"{tag}: {det.name}: {rec.wall_s:.1f} s, {rec.peak_rss_mb:.0f} MB, "
+                        f"{tag}: {det.name}{again}: {rec.wall_s:.1f} s, {rec.peak_rss_mb:.0f} MB, "
                         f"recall {_f(s.recall)}, precision {_f(s.precision)}, legit FPR {_f(s.legit_fpr)}"
                     )
                 else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,18 @@ class SimRun:
     @property
     def timeline_path(self) -> Path:
         return self.dir / "timeline.parquet"
+
+
+def simulator_fingerprint() -> str:
+    """A short hash of the simulator's files, so a changed simulator never reuses stale cached runs."""
+    spec = importlib.util.find_spec("hydrawatch.simulate")  # locates the package without importing it
+    h = hashlib.sha256()
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        for p in sorted(Path(root).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def sim_dir(cache: Path, scenario: str, seed: int, scale: float) -> Path:

@@ -54,8 +54,10 @@ def row_cells(r: Row) -> list[str]:
         err = (r.errors[0] if r.errors else "failed").replace("|", "\\|").replace("\n", " ")
         return [r.scenario, r.detector, f"FAILED ({r.failed}/{r.runs}): {err[:160]}", *[""] * 8]
     worst = "n/a"
-    if r.worst_population is not None:
-        worst = f"{cell(r.worst_population_fpr, _pct)} ({r.worst_population})"
+    if r.worst_population is not None and r.worst_population_fpr is not None:
+        worst = cell(r.worst_population_fpr, _pct)
+        if r.worst_population_fpr.hi > 0:  # name the population only when it has false positives
+            worst += f" ({r.worst_population})"
     det = r.detector if not r.failed else f"{r.detector} ({r.failed}/{r.runs} failed)"
     return [
         r.scenario,

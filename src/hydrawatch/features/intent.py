@@ -45,7 +45,7 @@ INTENT_LABELS: dict[str, str] = {
     "dataset_generation": "dataset generation",
 }
 CLASSES: tuple[str, ...] = (NONE, *INTENTS)
-_HEAD, _TAIL = 320, 160
+_HEAD, _TAIL = 320, 160  # keep in step with hunt.enrich.CANON_SQL
 
 
 def clip_text(text: str) -> str:
@@ -83,7 +83,8 @@ def _embedder() -> Any:
 
 
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    e = np.asarray(_embedder().embed(texts, norm=True), dtype=np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.asarray(_embedder().embed(texts, norm=True), dtype=np.float32)
     return np.nan_to_num(e, copy=False)  # an empty text embeds to 0/0
 
 

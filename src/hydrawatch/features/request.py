@@ -7,6 +7,7 @@ prompt and joins them back to the events).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
@@ -17,10 +18,22 @@ import numpy.typing as npt
 from hydrawatch.events.schema import Exchange, Params
 from hydrawatch.features.cues import cue_mask, cue_names
 from hydrawatch.features.hashing import stable_hash, system_fingerprint
-from hydrawatch.features.intent import CLASSES, INTENTS, default_model
+from hydrawatch.features.intent import CLASSES, INTENTS, clip_text, default_model
 from hydrawatch.features.skeleton import skeleton_hash
 
 __all__ = ["INTENTS", "RequestFeatures", "TextFeatures", "describe", "describe_texts", "param_profile"]
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def canonical_text(prompt: str) -> str:
+    """What text features are computed from: digits collapsed, long prompts clipped to head and tail.
+
+    Requests that differ only in numbers or in the middle of a long filling share their text
+    features, so the hunt classifies each canonical text once.
+    """
+    return clip_text(_DIGITS.sub("0", prompt))
+
 
 # An intent probability at or above this counts the request as showing that intent.
 INTENT_THRESHOLD = 0.5
@@ -96,6 +109,7 @@ def _intents(probs: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int8], npt.
 
 def describe_texts(texts: list[str], batch_size: int = 4096) -> TextFeatureBatch:
     """Text features of many prompts (vectorised classifier; cues and skeletons per text)."""
+    texts = [canonical_text(t) for t in texts]
     model = default_model()
     idx_parts: list[npt.NDArray[np.int8]] = []
     score_parts: list[npt.NDArray[np.float32]] = []
@@ -136,7 +150,7 @@ _CACHE = _LRU(100_000)
 
 def text_features(prompt: str) -> TextFeatures:
     """Features of one prompt text, cached by its hash."""
-    key = stable_hash(prompt)
+    key = stable_hash(canonical_text(prompt))
     hit = _CACHE.get(key)
     if hit is not None:
         return hit

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hydrawatch.events.schema import Exchange
+from hydrawatch.events.schema import Exchange, Message
 from hydrawatch.policy import Verdict, VerdictCache
 
 log = logging.getLogger("hydrawatch.gateway")
@@ -70,6 +70,8 @@ class LiveScoring:
             request = importlib.import_module("hydrawatch.features.request")
             scorer = online.OnlineScorer()
             describe = request.describe
+            # load the feature models now, at startup, not on the first live request
+            describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
         except Exception as e:  # detector not built / not importable: run without live scoring
             log.warning("live scoring disabled: %s", e)
             return None
@@ -130,4 +132,6 @@ class LiveScoring:
 
     async def close(self) -> None:
         self._q.put(_STOP)
-        await asyncio.to_thread(self._thread.join, 10.0)
+        await asyncio.to_thread(self._thread.join, 60.0)
+        if self._thread.is_alive():
+            log.warning("live scoring worker did not stop within 60 s")

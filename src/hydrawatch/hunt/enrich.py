@@ -16,39 +16,87 @@ from hydrawatch.features.request import describe_texts
 from hydrawatch.netintel import lookup_asns, network_kinds, parse_ipv4
 
 _CHUNK = 50_000
+# SQL twin of ``features.request.canonical_text`` (grouping only: features come from the Python one).
+CANON_SQL = (
+    "CASE WHEN length(regexp_replace(p, '[0-9]+', '0', 'g')) <= 480 THEN regexp_replace(p, '[0-9]+', '0', 'g') "
+    "ELSE left(regexp_replace(p, '[0-9]+', '0', 'g'), 320) || right(regexp_replace(p, '[0-9]+', '0', 'g'), 160) END"
+)
 
 
-def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
-    """Create ``prompt_feats(ph, intent_idx, intent_score, cue_mask, skel)``; returns distinct prompts."""
+def _features_table(ph: pa.Array, texts: list[str]) -> pa.Table:
+    f = describe_texts(texts)
+    return pa.table(
+        {
+            "ph": ph,
+            "intent_idx": pa.array(f.intent_idx, pa.int8()),
+            "intent_score": pa.array(f.intent_score, pa.float32()),
+            "cue_mask": pa.array(f.cue_mask, pa.int32()),
+            "skel": pa.array(f.skeleton_hash, pa.int64()),
+        }
+    )
+
+
+def _describe_chunk(texts: list[str]) -> tuple[list[int], list[float], list[int], list[int]]:
+    f = describe_texts(texts)
+    return f.intent_idx.tolist(), f.intent_score.tolist(), f.cue_mask.tolist(), f.skeleton_hash.tolist()
+
+
+def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events", workers: int = 1) -> int:
+    """Create ``prompt_feats(ph, intent_idx, intent_score, cue_mask, skel)``; returns distinct texts.
+
+    Prompts are grouped by their canonical text (digits collapsed, head and tail of long prompts)
+    and described once per group; ``workers`` > 1 describes chunks in parallel processes.
+    """
+    con.execute(f"CREATE OR REPLACE MACRO hw_canon(p) AS {CANON_SQL}")
     con.execute(
         f"CREATE OR REPLACE TABLE distinct_prompts AS "
-        f"SELECT hash(coalesce(prompt, '')) AS ph, any_value(coalesce(prompt, '')) AS prompt "
+        f"SELECT hash(hw_canon(coalesce(prompt, ''))) AS ph, any_value(coalesce(prompt, '')) AS prompt "
         f"FROM {events} GROUP BY 1"
     )
     con.execute(
         "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
         "cue_mask INTEGER, skel BIGINT)"
     )
-    total = 0
+    (total,) = con.execute("SELECT count(*) FROM distinct_prompts").fetchone() or (0,)
     reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)
-    for batch in reader:
-        texts = batch.column("prompt").to_pylist()
-        f = describe_texts([t or "" for t in texts])
-        tbl = pa.table(
-            {
-                "ph": batch.column("ph"),
-                "intent_idx": pa.array(f.intent_idx, pa.int8()),
-                "intent_score": pa.array(f.intent_score, pa.float32()),
-                "cue_mask": pa.array(f.cue_mask, pa.int32()),
-                "skel": pa.array(f.skeleton_hash, pa.int64()),
-            }
-        )
+
+    def insert(tbl: pa.Table) -> None:
         con.register("_pf_chunk", tbl)
         con.execute("INSERT INTO prompt_feats SELECT * FROM _pf_chunk")
         con.unregister("_pf_chunk")
-        total += len(texts)
+
+    if workers <= 1 or total < 2 * _CHUNK:
+        for batch in reader:
+            insert(_features_table(batch.column("ph"), [t or "" for t in batch.column("prompt").to_pylist()]))
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import Future, ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            pending: list[tuple[pa.Array, Future[tuple[list[int], list[float], list[int], list[int]]]]] = []
+            for batch in reader:
+                texts = [t or "" for t in batch.column("prompt").to_pylist()]
+                pending.append((batch.column("ph"), pool.submit(_describe_chunk, texts)))
+                while len(pending) > 2 * workers:
+                    ph, fut = pending.pop(0)
+                    insert(_table_from(ph, fut.result()))
+            for ph, fut in pending:
+                insert(_table_from(ph, fut.result()))
     con.execute("DROP TABLE distinct_prompts")
-    return total
+    return int(total)
+
+
+def _table_from(ph: pa.Array, cols: tuple[list[int], list[float], list[int], list[int]]) -> pa.Table:
+    idx, score, cue, skel = cols
+    return pa.table(
+        {
+            "ph": ph,
+            "intent_idx": pa.array(idx, pa.int8()),
+            "intent_score": pa.array(score, pa.float32()),
+            "cue_mask": pa.array(cue, pa.int32()),
+            "skel": pa.array(skel, pa.int64()),
+        }
+    )
 
 
 def build_ip_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
@@ -101,7 +149,7 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
                p.intent_idx, p.intent_score, p.cue_mask, p.skel,
                s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind
         FROM {events} e
-        LEFT JOIN prompt_feats p ON p.ph = hash(coalesce(e.prompt, ''))
+        LEFT JOIN prompt_feats p ON p.ph = hash(hw_canon(coalesce(e.prompt, '')))
         LEFT JOIN system_feats s ON s.system = e.system
         LEFT JOIN ip_feats i ON i.ip = e.ip
         WHERE e.account_id IS NOT NULL AND e.ts IS NOT NULL AND isfinite(e.ts)

@@ -46,10 +46,10 @@ def detect_at(con: duckdb.DuckDBPyConnection, cutoff: float | None, with_account
     return detect(agg, pairs, cfg)
 
 
-def prepare(con: duckdb.DuckDBPyConnection, timings: dict[str, float]) -> dict[str, int]:
+def prepare(con: duckdb.DuckDBPyConnection, timings: dict[str, float], workers: int = 1) -> dict[str, int]:
     """Per-distinct-value features and the enriched table ``ev``."""
     t = time.perf_counter()
-    n_prompts = build_prompt_features(con)
+    n_prompts = build_prompt_features(con, workers=workers)
     timings["prompt_features_s"] = time.perf_counter() - t
     t = time.perf_counter()
     n_ips = build_ip_features(con)
@@ -65,12 +65,13 @@ def hunt_loaded(
     with_accounts: bool,
     cfg: DetectConfig | None = None,
     replay_every: float | None = None,
+    workers: int = 1,
 ) -> HuntOutcome:
     """Hunt the events already loaded in table ``events`` (and ``accounts`` when ``with_accounts``)."""
     cfg = cfg or DetectConfig()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    counts = prepare(con, timings)
+    counts = prepare(con, timings, workers=workers)
     t = time.perf_counter()
     det = detect_at(con, None, with_accounts, cfg)
     timings["detect_s"] = time.perf_counter() - t
@@ -147,7 +148,11 @@ def hunt_files(
     ev_stats = load_events(con, [str(p) for p in events], table="events", workers=workers)
     acc_stats = load_accounts(con, accounts, table="accounts") if accounts is not None else None
     load_s = time.perf_counter() - t
-    out = hunt_loaded(con, with_accounts=accounts is not None, cfg=cfg, replay_every=replay_every)
+    import os
+
+    feature_workers = workers if workers > 0 else min(2, os.cpu_count() or 1)
+    out = hunt_loaded(con, with_accounts=accounts is not None, cfg=cfg, replay_every=replay_every,
+                      workers=feature_workers)
     out.timings["load_s"] = load_s
     out.report.meta["timings_s"]["load_s"] = round(load_s, 2)
     out.report.meta["ingest"] = ev_stats.to_json()

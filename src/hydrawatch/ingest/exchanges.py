@@ -17,6 +17,24 @@ from hydrawatch.ingest.stats import IngestStats
 _UNEXPECTED = (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError, OverflowError)
 
 
+def _parse_one(obj: object, parse: RecordParser) -> Exchange | str:
+    """The Exchange of a decoded record, or the reason it is bad."""
+    if type(obj) is Bad:
+        return obj.reason
+    try:
+        return parse(obj)
+    except BadRecord as e:
+        return str(e)
+    except _UNEXPECTED as e:
+        return f"record: cannot be read ({type(e).__name__}: {str(e)[:200]})"
+
+
+def _reject(stats: IngestStats, source: str, line: int, reason: str, strict: bool) -> None:
+    stats.add_bad(source, line, reason)
+    if strict:
+        raise IngestError(f"{source}:{line}: {reason}")
+
+
 def parse_records(
     records: Iterator[Record],
     parse: RecordParser,
@@ -30,22 +48,12 @@ def parse_records(
     seen = 0
     for line, obj in records:
         seen += 1
-        if type(obj) is Bad:
-            reason = obj.reason
+        got = _parse_one(obj, parse)
+        if isinstance(got, str):
+            _reject(stats, source, line, got, strict)
         else:
-            try:
-                ex = parse(obj)
-            except BadRecord as e:
-                reason = str(e)
-            except _UNEXPECTED as e:
-                reason = f"record: cannot be read ({type(e).__name__}: {str(e)[:200]})"
-            else:
-                stats.records_ok += 1
-                yield line, ex
-                continue
-        stats.add_bad(source, line, reason)
-        if strict:
-            raise IngestError(f"{source}:{line}: {reason}")
+            stats.records_ok += 1
+            yield line, got
     if seen == 0 and warn_empty:
         stats.warnings.append(f"{source}: no records (empty file)")
 
@@ -76,22 +84,12 @@ def parse_rows(
                 stats.records_ok += 1
                 yield row
                 continue
-        if type(obj) is Bad:
-            reason = obj.reason
+        got = _parse_one(obj, parse)
+        if isinstance(got, str):
+            _reject(stats, source, line, got, strict)
         else:
-            try:
-                ex = parse(obj)
-            except BadRecord as e:
-                reason = str(e)
-            except _UNEXPECTED as e:
-                reason = f"record: cannot be read ({type(e).__name__}: {str(e)[:200]})"
-            else:
-                stats.records_ok += 1
-                yield event_tuple(ex, line, source)
-                continue
-        stats.add_bad(source, line, reason)
-        if strict:
-            raise IngestError(f"{source}:{line}: {reason}")
+            stats.records_ok += 1
+            yield event_tuple(got, line, source)
     if seen == 0 and warn_empty:
         stats.warnings.append(f"{source}: no records (empty file)")
 

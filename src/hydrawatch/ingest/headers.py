@@ -41,7 +41,7 @@ def key_id(secret: str) -> str:
 
 def looks_like_secret(value: str) -> bool:
     """True for values shaped like raw API keys (``sk-...``), which must not be stored."""
-    return value.startswith(("sk-", "sk_", "sk-ant-")) and len(value) > 20
+    return value.startswith(("sk-", "sk_")) and len(value) > 20
 
 
 def header_items(headers: Any) -> list[tuple[str, str]]:

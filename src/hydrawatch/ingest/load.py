@@ -196,12 +196,12 @@ def _load_parallel(
 ) -> IngestStats:
     plain = _plain_jsonl_bytes(files, opts.fmt)
     size = range_bytes or max(16 << 20, min(256 << 20, plain // (workers * 8) + 1))
-    direct = opts.adapter in ("auto", "contract") and not opts.mapping
+    direct = uses_fast_rows(opts.adapter, opts.mapping)
     copied = {p for p in files if direct and is_events_parquet(p, opts.fmt)}
     tasks = plan(files, opts.fmt, size)
     stats = IngestStats()
-    offsets: dict[str, int] = {}
-    seen: dict[str, int] = {}
+    offsets: dict[int, int] = {}  # file_no -> lines in the ranges inserted so far
+    seen: dict[int, int] = {}  # file_no -> records in them
     workdir = tempfile.mkdtemp(prefix="hydrawatch-ingest-", dir=tmp_dir)
     jobs = [(opts, t, os.path.join(workdir, f"part-{i:06d}.arrow")) for i, t in enumerate(tasks)]
     jobs = [job for job in jobs if job[1].path not in copied]
@@ -217,9 +217,9 @@ def _load_parallel(
                     insert_events_parquet(con, q, task.path, stats)
                     continue
                 res = next(results)
-                offset = offsets.get(task.path, 0)
+                offset = offsets.get(task.file_no, 0)
                 stats.merge(res.stats, line_offset=offset)
-                seen[task.path] = seen.get(task.path, 0) + res.stats.records_ok + res.stats.records_bad
+                seen[task.file_no] = seen.get(task.file_no, 0) + res.stats.records_ok + res.stats.records_bad
                 try:
                     if res.part and res.rows:
                         insert_arrow(con, q, read_part(res.part), offset)
@@ -228,15 +228,15 @@ def _load_parallel(
                 if res.error is not None:
                     line, reason = res.error
                     raise IngestError(reason if line < 0 else f"{task.path}:{line + offset}: {reason}")
-                offsets[task.path] = offset + res.lines
+                offsets[task.file_no] = offset + res.lines
                 if progress is not None:
                     progress(stats.records_ok + stats.records_bad)
-                if _is_last_range(task, offsets) and seen[task.path] == 0:
+                if _is_last_range(task) and seen[task.file_no] == 0:
                     stats.warnings.append(f"{task.path}: no records (empty file)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return stats
 
 
-def _is_last_range(task: Task, offsets: dict[str, int]) -> bool:
+def _is_last_range(task: Task) -> bool:
     return task.end is None or task.end >= os.path.getsize(task.path)

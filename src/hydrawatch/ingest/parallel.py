@@ -35,11 +35,14 @@ class ParseOptions:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """A whole file (``end is None``) or the byte range ``[start, end)`` of a plain JSONL file."""
+    """A whole file (``end is None``) or the byte range ``[start, end)`` of a plain JSONL file.
+
+    ``file_no`` is the file's position in the input list (a file may be listed twice)."""
 
     path: str
     start: int = 0
     end: int | None = None
+    file_no: int = 0
 
 
 @dataclass(slots=True)
@@ -67,27 +70,27 @@ def _next_line_start(fh: os.PathLike[str] | str, pos: int, size: int) -> int:
     return size
 
 
-def split_file(path: str, range_bytes: int) -> list[Task]:
+def split_file(path: str, range_bytes: int, file_no: int = 0) -> list[Task]:
     """Newline-aligned ranges of about ``range_bytes`` covering the whole file."""
     size = os.path.getsize(path)
     tasks: list[Task] = []
     start = 0
     while start < size:
         end = size if size - start <= range_bytes else _next_line_start(path, start + range_bytes - 1, size)
-        tasks.append(Task(path, start, end))
+        tasks.append(Task(path, start, end, file_no))
         start = end
-    return tasks or [Task(path, 0, 0)]
+    return tasks or [Task(path, 0, 0, file_no)]
 
 
 def plan(paths: list[str], fmt: str | None, range_bytes: int) -> list[Task]:
     """Tasks for all inputs in input order: ranges for plain JSONL, whole files otherwise."""
     tasks: list[Task] = []
-    for p in paths:
+    for no, p in enumerate(paths):
         f = fmt or detect_format(p)
         if f == "jsonl" and not is_gzip(p):
-            tasks.extend(split_file(p, range_bytes))
+            tasks.extend(split_file(p, range_bytes, no))
         else:
-            tasks.append(Task(p))
+            tasks.append(Task(p, file_no=no))
     return tasks
 
 

@@ -33,6 +33,8 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def added(target: dict[str, float], baseline: dict[str, float], keys: Sequence[str] = ("p50", "p90", "p99")) -> dict[str, float]:
+def added(
+    target: dict[str, float], baseline: dict[str, float], keys: Sequence[str] = ("p50", "p90", "p99")
+) -> dict[str, float]:
     """Per-percentile difference target - baseline (what a proxy adds over the upstream alone)."""
     return {k: round(target[k] - baseline[k], 3) for k in keys}

@@ -40,8 +40,9 @@ def check(status: int, body: bytes, stream: bool) -> str | None:
     return None if b'"choices"' in body else "no choices in body"
 
 
-async def run_block(conn: Connection, target: Target, bodies: list[bytes], start: int, n: int, stream: bool,
-                    into: Series) -> None:
+async def run_block(
+    conn: Connection, target: Target, bodies: list[bytes], start: int, n: int, stream: bool, into: Series
+) -> None:
     """``n`` sequential requests to ``target`` using bodies[start:], results appended to ``into``.
 
     One untimed request goes first (retried once on a fresh connection): the server may have
@@ -70,8 +71,16 @@ async def run_block(conn: Connection, target: Target, bodies: list[bytes], start
             into.ttft_ms.append((resp.first_data_at - t0) * 1000.0)
 
 
-async def interleaved(targets: list[Target], bodies: list[bytes], *, rounds: int, per_round: int, stream: bool,
-                      warmup: int = 50, deadline: float | None = None) -> dict[str, Series]:
+async def interleaved(
+    targets: list[Target],
+    bodies: list[bytes],
+    *,
+    rounds: int,
+    per_round: int,
+    stream: bool,
+    warmup: int = 50,
+    deadline: float | None = None,
+) -> dict[str, Series]:
     """Warm each target up, then ``rounds`` x (per_round requests to each target in turn).
 
     Stops early (fewer rounds, still interleaved) when ``time.monotonic()`` passes ``deadline``.
@@ -86,7 +95,9 @@ async def interleaved(targets: list[Target], bodies: list[bytes], *, rounds: int
                 break
             k = r % len(targets)  # rotate the order too, so no target always follows the same one
             for t in targets[k:] + targets[:k]:
-                await run_block(conns[t.name], t, bodies, warmup + r * per_round, per_round, stream, out[t.name])
+                await run_block(
+                    conns[t.name], t, bodies, warmup + r * per_round, per_round, stream, out[t.name]
+                )
     finally:
         for c in conns.values():
             await c.close()

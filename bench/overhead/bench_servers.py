@@ -6,6 +6,7 @@ pinned to CPU cores with ``taskset``; its output goes to a log file in the run's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -56,10 +57,8 @@ class Server:
     def rss_bytes(self) -> int:
         total = 0
         for p in self.tree():
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += p.memory_info().rss
-            except psutil.Error:
-                pass
         return total
 
     def cpu_seconds(self) -> float:
@@ -79,16 +78,27 @@ class Server:
             return ""
 
 
-def start(name: str, cmd: list[str], port: int, logdir: Path, *, cores: str | None = None,
-          env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
+def start(
+    name: str,
+    cmd: list[str],
+    port: int,
+    logdir: Path,
+    *,
+    cores: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Server:
     log = logdir / f"{name}.log"
     with log.open("wb") as fh:
-        proc = subprocess.Popen(pinned(cmd, cores), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            pinned(cmd, cores), stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
     return Server(name, port, proc, log, cores)
 
 
-def wait_ready(server: Server, path: str, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
+def wait_ready(
+    server: Server, path: str, timeout: float = 120.0, headers: dict[str, str] | None = None
+) -> None:
     """Poll ``GET path`` until it answers 2xx; raise RuntimeError (with the log tail) otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,20 +119,14 @@ def stop(server: Server, grace: float = 15.0) -> None:
     """SIGTERM this server's own process (and its children), SIGKILL after ``grace`` seconds."""
     procs = server.tree()
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.terminate()
-        except psutil.Error:
-            pass
     _, alive = psutil.wait_procs(procs, timeout=grace)
     for p in alive:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         server.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 @dataclass
@@ -153,6 +157,8 @@ class RssMonitor:
             s.peak_rss_bytes = max(s.peak_rss_bytes, s.rss_bytes())
 
 
-def clean_env(drop_prefixes: tuple[str, ...] = ("HYDRAWATCH_", "LITELLM_", "DATABASE_URL", "DIRECT_URL")) -> dict[str, str]:
+def clean_env(
+    drop_prefixes: tuple[str, ...] = ("HYDRAWATCH_", "LITELLM_", "DATABASE_URL", "DIRECT_URL"),
+) -> dict[str, str]:
     """The current environment without settings that would change a server's configuration."""
     return {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes)}

@@ -7,10 +7,44 @@ import random
 
 MODEL = "bench-model"
 _WORDS = (
-    "summarise explain compare the quarterly report river network latency budget customer "
-    "invoice weather forecast recipe garden history of trains database index poem about "
-    "autumn translate into French list three reasons why a small team should write tests"
-).split()
+    "summarise",
+    "explain",
+    "compare",
+    "the",
+    "quarterly",
+    "report",
+    "river",
+    "network",
+    "latency",
+    "budget",
+    "customer",
+    "invoice",
+    "weather",
+    "forecast",
+    "recipe",
+    "garden",
+    "history",
+    "of",
+    "trains",
+    "database",
+    "index",
+    "poem",
+    "about",
+    "autumn",
+    "translate",
+    "into",
+    "French",
+    "list",
+    "three",
+    "reasons",
+    "why",
+    "a",
+    "small",
+    "team",
+    "should",
+    "write",
+    "tests",
+)
 
 
 def prompts(n: int, seed: int = 7) -> list[str]:
@@ -23,7 +57,11 @@ def chat_bodies(n: int, *, stream: bool, max_tokens: int = 256, seed: int = 7) -
     """``n`` request bodies; streaming ones ask for the usage chunk (``include_usage``)."""
     out = []
     for p in prompts(n, seed):
-        obj: dict[str, object] = {"model": MODEL, "max_tokens": max_tokens, "messages": [{"role": "user", "content": p}]}
+        obj: dict[str, object] = {
+            "model": MODEL,
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": p}],
+        }
         if stream:
             obj["stream"] = True
             obj["stream_options"] = {"include_usage": True}

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import Server, clean_env, free_port, start, wait_ready
+from bench_servers import Server, clean_env, free_port, start, wait_ready
 
 HERE = Path(__file__).resolve().parent
 HYDRAWATCH = Path(sys.executable).parent / "hydrawatch"
@@ -50,27 +50,45 @@ def start_upstream(logdir: Path, cores: str | None) -> Started:
     return Started(srv, {}, "(none: upstream_stub.py)", cmd)
 
 
-def start_hydrawatch(logdir: Path, upstream: Server, cores: str | None, config_text: str | None) -> Started:
+def start_hydrawatch(
+    logdir: Path, upstream: Server, cores: str | None, config_text: str | None, name: str = "hydrawatch"
+) -> Started:
     """``hydrawatch serve`` in a fresh state dir; ``config_text`` None = no config file (defaults)."""
-    state = logdir / "hydrawatch-state"
+    state = logdir / f"{name}-state"
     base = [str(HYDRAWATCH)]
     cfg_args: list[str] = []
     if config_text is not None:
-        cfg = logdir / "hydrawatch.yaml"
+        cfg = logdir / f"{name}.yaml"
         cfg.write_text(config_text)
         cfg_args = ["--config", str(cfg)]
     env = clean_env()
-    made = subprocess.run([*base, "keys", "create", "bench-account", "--state", str(state), *cfg_args],
-                          env=env, capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [*base, "keys", "create", "bench-account", "--state", str(state), *cfg_args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if made.returncode != 0:
         raise RuntimeError(f"hydrawatch keys create failed: {made.stderr.strip()}")
     key = made.stdout.strip().splitlines()[-1]
     port = free_port()
-    cmd = [*base, "serve", "--state", str(state), *cfg_args, "--upstream", f"{upstream.base}/v1",
-           "--port", str(port)]
-    srv = start("hydrawatch", cmd, port, logdir, cores=cores, env=env)
+    cmd = [
+        *base,
+        "serve",
+        "--state",
+        str(state),
+        *cfg_args,
+        "--upstream",
+        f"{upstream.base}/v1",
+        "--port",
+        str(port),
+    ]
+    srv = start(name, cmd, port, logdir, cores=cores, env=env)
     wait_ready(srv, "/healthz")
-    return Started(srv, {"authorization": f"Bearer {key}"}, config_text or "(no config file: built-in defaults)", cmd)
+    return Started(
+        srv, {"authorization": f"Bearer {key}"}, config_text or "(no config file: built-in defaults)", cmd
+    )
 
 
 def start_litellm(logdir: Path, upstream: Server, cores: str | None) -> Started:
@@ -79,10 +97,23 @@ def start_litellm(logdir: Path, upstream: Server, cores: str | None) -> Started:
     cfg = logdir / "litellm.yaml"
     cfg.write_text(text)
     port = free_port()
-    cmd = [str(LITELLM), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port),
-           "--num_workers", "1", "--telemetry", "False"]
+    cmd = [
+        str(LITELLM),
+        "--config",
+        str(cfg),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+        "--telemetry",
+        "False",
+    ]
     env = clean_env() | LITELLM_ENV
     srv = start("litellm", cmd, port, logdir, cores=cores, env=env, cwd=logdir)
     wait_ready(srv, "/health/liveliness", timeout=180)
-    shown = text.replace(master, "sk-bench-<random>") + "".join(f"# env {k}={v}\n" for k, v in LITELLM_ENV.items())
+    shown = text.replace(master, "sk-bench-<random>") + "".join(
+        f"# env {k}={v}\n" for k, v in LITELLM_ENV.items()
+    )
     return Started(srv, {"authorization": f"Bearer {master}"}, shown, cmd)
