@@ -51,7 +51,7 @@ def _text(rng: random.Random, lo: int, hi: int) -> str:
 
 def make_record(rng: random.Random, i: int) -> dict[str, object]:
     ts = 1_772_000_000 + i * 0.15 + rng.random()
-    msgs = [{"role": "user", "content": _text(rng, 6, 30)}]
+    msgs: list[dict[str, object]] = [{"role": "user", "content": _text(rng, 6, 30)}]
     if rng.random() < 0.3:
         msgs = [
             {"role": "system", "content": _text(rng, 5, 15)},

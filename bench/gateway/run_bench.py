@@ -156,6 +156,10 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{up_port}/", up)
         wait_http(f"http://127.0.0.1:{gw_port}/healthz", gw)
         health = httpx.get(f"http://127.0.0.1:{gw_port}/healthz").json()
+        deadline = time.monotonic() + 180
+        while health["live_scoring"] == "loading" and time.monotonic() < deadline:  # let the models load
+            time.sleep(1)
+            health = httpx.get(f"http://127.0.0.1:{gw_port}/healthz").json()
         hdr = {"authorization": f"Bearer {key}"}
         results: dict[str, object] = {
             "mode": "redis" if a.redis else "embedded",
@@ -164,8 +168,7 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f}")
         results["loadavg"] = round(os.getloadavg()[0], 2)
         print(
-            f"gateway bench ({results['mode']}, live scoring {'on' if health['live_scoring'] else 'off'}), "
-            f"{os.cpu_count()} CPUs"
+            f"gateway bench ({results['mode']}, live scoring {health['live_scoring']}), {os.cpu_count()} CPUs"
         )
         asyncio.run(interleaved(up_port, gw_port, BODY, hdr, 200, 100))  # warm-up
 

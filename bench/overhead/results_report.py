@@ -49,6 +49,15 @@ def rps_of(level: dict[str, Any] | None) -> float | None:
     return float(level["rps"]) if level else None
 
 
+def core_capacity(level: dict[str, Any] | None) -> float | None:
+    """Requests per second one fully used core would serve at this level's CPU cost per request.
+
+    Independent of how much of the core the machine's other jobs left the server.
+    """
+    cpu = (level or {}).get("cpu_ms_per_request")
+    return round(1000.0 / cpu, 1) if cpu else None
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0:
         return None
@@ -112,6 +121,20 @@ def _summary(res: dict[str, Any]) -> list[str]:
         )
         out.append(_row("peak req/s per worker (any p99)", _at(pk["hydrawatch"]), _at(pk["litellm"]), ""))
         out.append(_row("ratio hydrawatch / LiteLLM at peak", _f(tp["ratio_peak"]), "", ""))
+        cap = {k: core_capacity(pk.get(k)) for k in PROXIES}
+        cpu_at = {k: (pk[k] or {}).get("cpu_ms_per_request") for k in PROXIES}
+        out.append(
+            _row("server CPU per request at peak (ms)", _f(cpu_at["hydrawatch"]), _f(cpu_at["litellm"]), "")
+        )
+        out.append(
+            _row(
+                "req/s per fully used core (1000 / CPU ms per request)",
+                _f(cap["hydrawatch"], 0),
+                _f(cap["litellm"], 0),
+                "",
+            )
+        )
+        out.append(_row("ratio of those", _f(ratio(cap["hydrawatch"], cap["litellm"])), "", ""))
     rss = res["peak_rss_mib"]
     out.append(_row("peak RSS during the run (MiB)", _f(rss["hydrawatch"], 1), _f(rss["litellm"], 1), ""))
     cpu = res.get("cpu_ms_per_request_c1", {})
@@ -239,3 +262,19 @@ def render(res: dict[str, Any]) -> str:
     if res.get("notes"):
         lines += ["## Notes", "", *(f"- {n}" for n in res["notes"]), ""]
     return "\n".join(lines)
+
+
+def main() -> None:
+    """Re-render the Markdown of a results JSON: ``python results_report.py RESULTS.json``."""
+    import json
+    import sys
+    from pathlib import Path
+
+    for name in sys.argv[1:]:
+        path = Path(name)
+        path.with_suffix(".md").write_text(render(json.loads(path.read_text())) + "\n")
+        print(path.with_suffix(".md"))
+
+
+if __name__ == "__main__":
+    main()

@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     started: dict[str, Started] = {}
     res: dict[str, Any] = {
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "python bench/overhead/run.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+        "command": " ".join(
+            ["python bench/overhead/run.py", *(shlex.quote(x) for x in (argv or sys.argv[1:]))]
+        ),
         "quick": a.quick,
         "plan": p,
         "machine": machine(),

@@ -55,7 +55,7 @@ async def healthz(request: Request) -> Response:
             "mode": "redis" if gw.config.redis_url else "embedded",
             "upstreams": [u.name for u in gw.config.upstreams],
             "events_pending": gw.sink.pending(),
-            "live_scoring": gw.live is not None,
+            "live_scoring": gw.live.state if gw.live is not None else "off",
         }
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import logging
 import queue
 import threading
@@ -37,19 +38,35 @@ def to_verdict(v: Any) -> Verdict:
     )
 
 
+Loader = Callable[[], tuple[Any, Callable[[Exchange], Any]]]
+
+
+def load_scorer() -> tuple[Any, Callable[[Exchange], Any]]:
+    """The online scorer and the request describer, with their models loaded (slow: seconds)."""
+    online = importlib.import_module("hydrawatch.detect.online")
+    request = importlib.import_module("hydrawatch.features.request")
+    describe: Callable[[Exchange], Any] = request.describe
+    describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
+    return online.OnlineScorer(), describe
+
+
 class LiveScoring:
+    """The worker. The scorer is loaded by the worker thread itself, so ``serve`` starts at
+    once; exchanges submitted meanwhile wait in the queue. ``state``: loading, on, off."""
+
     def __init__(
         self,
-        scorer: Any,
-        describe: Callable[[Exchange], Any],
+        loader: Loader,
         cache: VerdictCache,
         loop: asyncio.AbstractEventLoop,
         *,
         link_seconds: float = 60.0,
         maxsize: int = 20_000,
     ) -> None:
-        self._scorer = scorer
-        self._describe = describe
+        self._loader = loader
+        self._scorer: Any = None
+        self._describe: Callable[[Exchange], Any] | None = None
+        self.state = "loading"
         self._cache = cache
         self._loop = loop
         self._link_every = link_seconds
@@ -60,24 +77,38 @@ class LiveScoring:
         self._idle.set()
         self.dropped = 0
         self.errors = 0
-        self._thread = threading.Thread(target=self._run, name="hydrawatch-live", daemon=True)
+        self._thread = threading.Thread(target=self._main, name="hydrawatch-live", daemon=True)
         self._thread.start()
 
     @classmethod
     def try_start(cls, cache: VerdictCache, *, link_seconds: float = 60.0) -> LiveScoring | None:
+        """None when the online scorer is not part of this installation."""
         try:
-            online = importlib.import_module("hydrawatch.detect.online")
-            request = importlib.import_module("hydrawatch.features.request")
-            scorer = online.OnlineScorer()
-            describe = request.describe
-            # load the feature models now, at startup, not on the first live request
-            describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
-        except Exception as e:  # detector not built / not importable: run without live scoring
-            log.warning("live scoring disabled: %s", e)
+            found = importlib.util.find_spec("hydrawatch.detect.online") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            log.warning("live scoring disabled: hydrawatch.detect.online is not installed")
             return None
-        return cls(scorer, describe, cache, asyncio.get_running_loop(), link_seconds=link_seconds)
+        return cls(load_scorer, cache, asyncio.get_running_loop(), link_seconds=link_seconds)
+
+    def _main(self) -> None:
+        try:
+            self._scorer, self._describe = self._loader()
+        except Exception as e:  # a broken detector install: run without live scoring
+            log.warning("live scoring disabled: %r", e)
+            self.state = "off"
+            while True:  # keep draining so nothing waits on a dead worker
+                if self._q.get() is _STOP:
+                    return
+                if self._q.empty():
+                    self._idle.set()
+        self.state = "on"
+        self._run()
 
     def submit(self, ex: Exchange) -> bool:
+        if self.state == "off":
+            return False
         self._idle.clear()
         try:
             self._q.put_nowait(ex)
@@ -108,7 +139,7 @@ class LiveScoring:
             if item is _STOP:
                 return
             try:
-                if isinstance(item, Exchange):
+                if isinstance(item, Exchange) and self._describe is not None:
                     self._scorer.observe(item, self._describe(item))
                     self._publish(item.account_id)
                     self._recent.add(item.account_id)

@@ -57,7 +57,7 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
         "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
         "cue_mask INTEGER, skel BIGINT)"
     )
-    (total,) = con.execute("SELECT count(*) FROM distinct_prompts").fetchone() or (0,)
+    total = con.execute("SELECT count(*) FROM distinct_prompts").fetchall()[0][0]
     reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)
 
     def insert(tbl: pa.Table) -> None:

@@ -76,7 +76,7 @@ def hunt_loaded(
     det = detect_at(con, None, with_accounts, cfg)
     timings["detect_s"] = time.perf_counter() - t
     first_flagged: dict[str, float] = {}
-    lo, hi = con.execute("SELECT min(ts), max(ts) FROM ev").fetchone() or (None, None)
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM ev").fetchall()[0]
     if replay_every and lo is not None and hi is not None and hi > lo:
         t = time.perf_counter()
         step = float(replay_every)
