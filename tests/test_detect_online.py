@@ -5,12 +5,12 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
-from test_hunt_pipeline import load, make_log
 
 from hydrawatch.detect.online import OnlineScorer
 from hydrawatch.features.request import describe
 from hydrawatch.hunt.pipeline import prepare
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view
+from test_hunt_pipeline import load, make_log
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,10 @@ def scorer_and_truth() -> tuple[OnlineScorer, set[str], list[str], duckdb.DuckDB
     return s, campaign, sorted({e.account_id for e in exs}), con
 
 
-def test_online_aggregates_match_batch(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
-    s, _, ids, con = scorer_and_truth
+def test_online_aggregates_match_batch(
+    scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection],
+) -> None:
+    s, _, _, con = scorer_and_truth
     prepare(con, {})
     cutoff_view(con, None)
     batch = account_aggregates(con, with_accounts=True)
@@ -39,7 +41,9 @@ def test_online_aggregates_match_batch(scorer_and_truth: tuple[OnlineScorer, set
     assert online.payment_fp == batch.payment_fp
 
 
-def test_online_flags_the_campaign_only(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
+def test_online_flags_the_campaign_only(
+    scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection],
+) -> None:
     s, campaign, ids, _ = scorer_and_truth
     verdicts = {a: s.score(a) for a in ids}
     cids = {verdicts[a].campaign_id for a in campaign}
@@ -48,7 +52,9 @@ def test_online_flags_the_campaign_only(scorer_and_truth: tuple[OnlineScorer, se
     assert all(verdicts[a].campaign_id is None for a in ids if a not in campaign)
 
 
-def test_unknown_account_scores_zero(scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]) -> None:
+def test_unknown_account_scores_zero(
+    scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection],
+) -> None:
     s, *_ = scorer_and_truth
     v = s.score("never-seen")
     assert v.risk == 0.0 and v.campaign_id is None and v.reasons == []

@@ -139,6 +139,13 @@ def test_anthropic_messages_streaming(gateway: GatewayServer, key: str) -> None:
     assert final.usage.input_tokens == IN_TOKENS and final.usage.output_tokens == OUT_TOKENS
 
 
+def test_anthropic_count_tokens_is_forwarded(gateway: GatewayServer, key: str) -> None:
+    n = ant(gateway, key).messages.count_tokens(model="fake-a", messages=[{"role": "user", "content": "hi"}])
+    assert n.input_tokens == IN_TOKENS
+    with pytest.raises(anthropic.AuthenticationError):
+        ant(gateway, "hw-wrong").messages.count_tokens(model="fake-a", messages=[{"role": "user", "content": "x"}])
+
+
 def test_anthropic_models_list(gateway: GatewayServer, key: str) -> None:
     ids = [m.id for m in ant(gateway, key).models.list()]
     assert ids == ["fake-a", "fake-b", "other-c"]

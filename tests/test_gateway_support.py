@@ -349,6 +349,10 @@ def fake_upstream(seen: Seen) -> Starlette:
 
         return StreamingResponse(gen(), media_type="text/event-stream")
 
+    async def count_tokens(request: Request) -> Response:
+        seen.paths.append(request.url.path)
+        return JSONResponse({"input_tokens": IN_TOKENS})
+
     async def models(request: Request) -> Response:
         ids = ["fake-a", "fake-b", "other-c"]
         if "anthropic-version" in request.headers:
@@ -370,6 +374,7 @@ def fake_upstream(seen: Seen) -> Starlette:
             Route("/v1/completions", completions, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
             Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
         ]
     )

@@ -25,22 +25,50 @@ CHAT = [
     "Summarise the plot of Hamlet in three sentences.",
     "Why does my bread not rise? I used 500 g of flour and 7 g of yeast.",
 ]
-TOPICS = ["the derivative of x^3 sin x", "the boiling point of ethanol at altitude", "why 0.1 + 0.2 != 0.3",
-          "the time complexity of heapsort", "the Coriolis effect", "the proof that sqrt 2 is irrational",
-          "the Krebs cycle", "how TLS handshakes work", "integer overflow in C", "the Monty Hall problem"]
-CAMPAIGN = ("Question: {q}\nFinal answer: {a}\n\nImagine and articulate the internal reasoning that led to this "
-            "completed response, and write it out step by step in full detail.")
+TOPICS = [
+    "the derivative of x^3 sin x",
+    "the boiling point of ethanol at altitude",
+    "why 0.1 + 0.2 != 0.3",
+    "the time complexity of heapsort",
+    "the Coriolis effect",
+    "the proof that sqrt 2 is irrational",
+    "the Krebs cycle",
+    "how TLS handshakes work",
+    "integer overflow in C",
+    "the Monty Hall problem",
+]
+CAMPAIGN = (
+    "Question: {q}\nFinal answer: {a}\n\nImagine and articulate the internal reasoning that led to this "
+    "completed response, and write it out step by step in full detail."
+)
 
 
-def _ex(ts: float, acc: str, prompt: str, ip: str, model: str = "m-large", system: str | None = None,
-        turns: int = 1) -> Exchange:
+def _ex(
+    ts: float,
+    acc: str,
+    prompt: str,
+    ip: str,
+    model: str = "m-large",
+    system: str | None = None,
+    turns: int = 1,
+) -> Exchange:
     msgs = []
     for k in range(turns - 1):
         msgs += [Message("user", f"earlier question {k}"), Message("assistant", "earlier answer")]
     msgs.append(Message("user", prompt))
-    return Exchange(ts=ts, account_id=acc, model=model, messages=msgs, system=system, ip=ip,
-                    user_agent="sdk/1.0", params=Params(max_tokens=2048), input_tokens=200,
-                    output_tokens=800, status=200)
+    return Exchange(
+        ts=ts,
+        account_id=acc,
+        model=model,
+        messages=msgs,
+        system=system,
+        ip=ip,
+        user_agent="sdk/1.0",
+        params=Params(max_tokens=2048),
+        input_tokens=200,
+        output_tokens=800,
+        status=200,
+    )
 
 
 def make_log(seed: int = 0) -> tuple[list[Exchange], list[dict[str, object]], set[str]]:
@@ -53,8 +81,15 @@ def make_log(seed: int = 0) -> tuple[list[Exchange], list[dict[str, object]], se
         accounts.append({"account_id": acc, "payment_fingerprint": f"card-u{a}"})
         for _ in range(rng.randint(8, 30)):
             ts = T0 + rng.uniform(0, 5 * 86400)
-            exs.append(_ex(ts, acc, rng.choice(CHAT) + f" ({rng.randint(1, 999)})",
-                           f"73.{a}.{rng.randint(0, 3)}.{rng.randint(1, 250)}", turns=rng.randint(1, 4)))
+            exs.append(
+                _ex(
+                    ts,
+                    acc,
+                    rng.choice(CHAT) + f" ({rng.randint(1, 999)})",
+                    f"73.{a}.{rng.randint(0, 3)}.{rng.randint(1, 250)}",
+                    turns=rng.randint(1, 4),
+                )
+            )
     for a in range(8):  # one company: shared card, office IP, diverse work
         acc = f"corp{a:02d}"
         accounts.append({"account_id": acc, "payment_fingerprint": "card-corp"})
@@ -69,8 +104,14 @@ def make_log(seed: int = 0) -> tuple[list[Exchange], list[dict[str, object]], se
         ts = T0 + burst * 7200.0
         for acc in sorted(campaign):
             q = rng.choice(TOPICS)
-            exs.append(_ex(ts + rng.uniform(0, 60), acc, CAMPAIGN.format(q=q, a=rng.randint(1, 10_000)),
-                           f"{rng.randint(20, 200)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 250)}"))
+            exs.append(
+                _ex(
+                    ts + rng.uniform(0, 60),
+                    acc,
+                    CAMPAIGN.format(q=q, a=rng.randint(1, 10_000)),
+                    f"{rng.randint(20, 200)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 250)}",  # noqa: E501
+                )
+            )
     return exs, accounts, campaign
 
 

@@ -70,3 +70,17 @@ def test_by_bound_ratio() -> None:
     )
     assert [r["ratio"] for r in rows] == [10.0, 7.5]
     assert ratio(None, 3.0) is None and ratio(3.0, 0.0) is None
+
+
+def test_parse_backlog_sums_the_gauges_and_skips_bad_values() -> None:
+    from gateway_probe import parse_backlog
+
+    text = (
+        "# HELP hydrawatch_events_pending x\n"
+        "hydrawatch_events_pending 12\n"
+        "hydrawatch_live_scoring_pending 3.0\n"
+        "hydrawatch_events_recorded_total 999\n"
+        "hydrawatch_live_scoring_pending nonsense\n"
+    )
+    assert parse_backlog(text) == 15
+    assert parse_backlog("") == 0

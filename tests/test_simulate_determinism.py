@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hydrawatch.simulate import simulate
+from hydrawatch.simulate import SCENARIOS, simulate
 from hydrawatch.simulate.scenarios import LOCKSTEP, NARROW_PIVOT, STEALTH, Scenario, legit
 
 TINY = Scenario(
@@ -35,8 +35,9 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
 
 
 def test_named_scenario_is_deterministic(tmp_path: Path) -> None:
-    simulate("legit-only", tmp_path / "a", seed=1, scale=0.01)
-    simulate("legit-only", tmp_path / "b", seed=1, scale=0.01)
+    half_day = replace(SCENARIOS["mixed"], days=0.5)
+    simulate(half_day, tmp_path / "a", seed=1, scale=0.01)
+    simulate(half_day, tmp_path / "b", seed=1, scale=0.01)
     for f in FILES:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 

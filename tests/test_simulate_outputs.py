@@ -156,7 +156,8 @@ def test_disclosed_scale_one_matches_the_disclosure() -> None:
 
 
 def test_hydra_accounts_stay_under_per_account_thresholds(tmp_path: Path) -> None:
-    summary = simulate("hydra-lockstep", tmp_path, seed=3, scale=0.02)
+    campaign_only = replace(SCENARIOS["hydra-lockstep"], populations=())
+    summary = simulate(campaign_only, tmp_path, seed=3, scale=0.02)
     labels = {r["account_id"]: r for r in _labels(tmp_path)}
     per = Counter(e["account_id"] for e in _events(tmp_path) if labels[str(e["account_id"])]["campaign_id"])
     assert summary.campaign_accounts == len(per) == 6

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from httpwire import Connection, WireError, build_post
@@ -43,7 +44,7 @@ def check(status: int, body: bytes, stream: bool) -> str | None:
 async def run_block(
     conn: Connection, target: Target, bodies: list[bytes], start: int, n: int, stream: bool, into: Series
 ) -> None:
-    """``n`` sequential requests to ``target`` using bodies[start:], results appended to ``into``.
+    """One untimed request with bodies[start], then ``n`` timed ones with the next bodies.
 
     One untimed request goes first (retried once on a fresh connection): the server may have
     closed the idle keep-alive connection while the other targets had their turn.
@@ -55,7 +56,7 @@ async def run_block(
             break
         except (WireError, OSError):
             continue
-    for i in range(start, start + n):
+    for i in range(start + 1, start + 1 + n):
         req = build_post(target.host, target.path, bodies[i % len(bodies)], target.headers)
         try:
             t0, resp = await conn.send(req)
@@ -80,8 +81,12 @@ async def interleaved(
     stream: bool,
     warmup: int = 50,
     deadline: float | None = None,
+    after_block: Callable[[Target], Awaitable[None]] | None = None,
 ) -> dict[str, Series]:
     """Warm each target up, then ``rounds`` x (per_round requests to each target in turn).
+
+    Every target gets the same bodies in the same order (each body once per target).
+    ``after_block(target)`` runs after each block, outside the timed requests.
 
     Stops early (fewer rounds, still interleaved) when ``time.monotonic()`` passes ``deadline``.
     """
@@ -90,14 +95,17 @@ async def interleaved(
     try:
         for t in targets:
             await run_block(conns[t.name], t, bodies, 0, warmup, stream, Series())
+            if after_block is not None:
+                await after_block(t)
         for r in range(rounds):
             if deadline is not None and time.monotonic() > deadline:
                 break
             k = r % len(targets)  # rotate the order too, so no target always follows the same one
+            start = warmup + 1 + r * (per_round + 1)
             for t in targets[k:] + targets[:k]:
-                await run_block(
-                    conns[t.name], t, bodies, warmup + r * per_round, per_round, stream, out[t.name]
-                )
+                await run_block(conns[t.name], t, bodies, start, per_round, stream, out[t.name])
+                if after_block is not None:
+                    await after_block(t)
     finally:
         for c in conns.values():
             await c.close()

@@ -38,6 +38,7 @@ from bench_servers import RssMonitor, stop
 from bench_targets import LITELLM, Started, start_hydrawatch, start_litellm, start_upstream
 from c1_loadgen import Series, Target, interleaved
 from chat_workload import chat_bodies
+from gateway_probe import backlog, drain
 from latency_stats import added, summarize
 from results_report import BOUNDS_MS, best_under_bound, by_bound, ratio, render, rps_of
 from wrkrun import WrkResult, available, run_wrk
@@ -155,13 +156,22 @@ class Loads:
         return (round(la[0], 2), round(la[1], 2), round(la[2], 2))
 
 
+def _is_gateway(name: str) -> bool:
+    return name.startswith("hydrawatch")
+
+
 def c1_phase(
     targets: list[Target], servers: dict[str, Started], p: dict[str, Any], stream: bool, deadline: float
 ) -> tuple[dict[str, Series], dict[str, float]]:
-    n = p["warmup"] + (p["st_rounds"] * p["st_per_round"] if stream else p["c1_rounds"] * p["c1_per_round"])
-    bodies = chat_bodies(n + 2 * max(p["c1_rounds"], p["st_rounds"]) + 10, stream=stream)
-    cpu0 = {k: s.server.cpu_seconds() for k, s in servers.items()}
+    """Interleaved concurrency-1 rounds; a gateway's backlog is drained after each of its blocks."""
     rounds, per = (p["st_rounds"], p["st_per_round"]) if stream else (p["c1_rounds"], p["c1_per_round"])
+    bodies = chat_bodies(p["warmup"] + rounds * (per + 1) + 10, stream=stream)
+    cpu0 = {k: s.server.cpu_seconds() for k, s in servers.items()}
+
+    async def settle(t: Target) -> None:
+        if _is_gateway(t.name):
+            await asyncio.to_thread(drain, servers[t.name].server.base)
+
     res = asyncio.run(
         interleaved(
             targets,
@@ -171,6 +181,7 @@ def c1_phase(
             stream=stream,
             warmup=p["warmup"],
             deadline=deadline,
+            after_block=settle,
         )
     )
     cpu = {}
@@ -189,8 +200,11 @@ def throughput_phase(
     deadline: float,
     loads: Loads,
 ) -> dict[str, list[WrkResult]]:
+    """wrk at each connection level, targets interleaved; every request body is used once per target."""
+    n_bodies = 40000
     bodies_file = tmp / "bodies.jsonl"
-    bodies_file.write_bytes(b"\n".join(chat_bodies(512, stream=False, seed=11)) + b"\n")
+    bodies_file.write_bytes(b"\n".join(chat_bodies(n_bodies, stream=False, seed=11)) + b"\n")
+    sent = {t.name: 0 for t in targets}
     out: dict[str, list[WrkResult]] = {t.name: [] for t in targets}
     for i, conns in enumerate(p["levels"]):
         k = i % len(targets)
@@ -198,7 +212,8 @@ def throughput_phase(
             if time.monotonic() + p["seconds"] + 5 > deadline:
                 print("  time limit: throughput ramp cut short", flush=True)
                 return out
-            cpu0 = servers[t.name].server.cpu_seconds()
+            srv = servers[t.name].server
+            cpu0 = srv.cpu_seconds()
             r = run_wrk(
                 f"http://{t.host}:{t.port}{t.path}",
                 bodies_file,
@@ -206,14 +221,20 @@ def throughput_phase(
                 connections=conns,
                 seconds=p["seconds"],
                 cores=client_cores,
+                offset=sent[t.name] % n_bodies,
             )
-            r.cpu_ms_per_request = round(
-                (servers[t.name].server.cpu_seconds() - cpu0) * 1000 / max(1, r.requests), 3
-            )
+            sent[t.name] += r.requests
+            if _is_gateway(t.name):
+                r.backlog_after = backlog(srv.base)
+                r.drain_s = drain(srv.base)
+            r.cpu_ms_per_request = round((srv.cpu_seconds() - cpu0) * 1000 / max(1, r.requests), 3)
             out[t.name].append(r)
+            extra = (
+                f"  backlog {r.backlog_after} drained in {r.drain_s:.1f} s" if r.drain_s is not None else ""
+            )
             print(
                 f"  {t.name:<10} c={conns:<3} {r.rps:8.0f} req/s  p50 {r.p50_ms:7.2f} ms  "
-                f"p99 {r.p99_ms:8.2f} ms  errors {r.errors}  cpu {r.cpu_ms_per_request:.2f} ms/req",
+                f"p99 {r.p99_ms:8.2f} ms  errors {r.errors}  cpu {r.cpu_ms_per_request:.2f} ms/req{extra}",
                 flush=True,
             )
         loads.take()

@@ -1,14 +1,14 @@
 -- wrk script: POST bodies read from a file (one JSON body per line), cycled per request,
--- with extra headers from the script arguments ("name: value" each). Prints one JSON line
+-- starting at body number OFFSET, with extra headers from the script arguments ("name: value" each). Prints one JSON line
 -- with the summary and latency percentiles (microseconds) when done.
---   wrk -t1 -c8 -d5s -s wrk_post.lua http://127.0.0.1:PORT/v1/chat/completions -- BODIES "authorization: Bearer K"
+--   wrk -t1 -c8 -d5s -s wrk_post.lua http://127.0.0.1:PORT/v1/chat/completions -- BODIES OFFSET "authorization: Bearer K"
 local requests = {}
 local idx = 0
 
 function init(args)
   local path = wrk.path
   local headers = { ["Content-Type"] = "application/json" }
-  for i = 2, #args do
+  for i = 3, #args do
     local name, value = string.match(args[i], "^([^:]+):%s*(.*)$")
     if name then headers[name] = value end
   end
@@ -17,7 +17,7 @@ function init(args)
       requests[#requests + 1] = wrk.format("POST", path, headers, line)
     end
   end
-  idx = math.random(#requests) - 1
+  idx = (tonumber(args[2]) or 0) % #requests
 end
 
 function request()

@@ -25,6 +25,8 @@ class WrkResult:
     p99_ms: float
     max_ms: float
     cpu_ms_per_request: float | None = None  # the server's CPU per request, filled in by the caller
+    backlog_after: int | None = None  # gateway: exchanges still to score/record when wrk stopped
+    drain_s: float | None = None  # gateway: seconds until that backlog was 0
 
     def to_json(self) -> dict[str, float | int]:
         return {
@@ -68,7 +70,9 @@ def run_wrk(
     seconds: float,
     cores: str | None,
     timeout_s: float = 10.0,
+    offset: int = 0,
 ) -> WrkResult:
+    """One wrk run; wrk's thread starts at body number ``offset`` of ``bodies_file``."""
     cmd = [
         "wrk",
         "-t1",
@@ -80,6 +84,7 @@ def run_wrk(
         url,
         "--",
         str(bodies_file),
+        str(offset),
         *(f"{k}: {v}" for k, v in headers.items()),
     ]
     out = subprocess.run(pinned(cmd, cores), capture_output=True, text=True, timeout=seconds + timeout_s + 30)

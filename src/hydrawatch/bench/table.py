@@ -89,7 +89,7 @@ def population_table(records: Sequence[RunRecord]) -> tuple[list[str], list[list
         for name, (camp, _, _) in rates.items():
             pops[name] = pops.get(name, False) or camp
     order = sorted(pops, key=lambda k: (pops[k], k))  # legitimate first
-    header = ["population", "kind", "accounts", *detectors]
+    header = ["population", "kind", "accounts (all runs)", *detectors]
     rows: list[list[str]] = []
     data: dict[str, Any] = {}
     for name in order:

@@ -44,19 +44,26 @@ class AccountEvidence:
 def _safe_div(a: npt.ArrayLike, b: npt.ArrayLike) -> F:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+    out: F = np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+    return out
 
 
 def account_evidence(agg: AccountAggregates) -> AccountEvidence:
     n = agg.n.astype(np.float64)
     intent = _safe_div(agg.intent_n, n)
-    template = _safe_div(agg.top3_skel_n, n)
+    template = np.maximum(_safe_div(agg.top3_skel_n, n), _safe_div(agg.top_fam_n, n))
     rotation = np.clip(_safe_div(agg.n_net24 - 1, n - 1), 0, 1)
     single = 1.0 - _safe_div(agg.multi_turn_n, n)
     pivot = np.where((agg.pivot_delay_h <= 24) & np.isfinite(agg.pivot_delay_h), agg.pivot_share, 0.0)
     anon = _safe_div(agg.vpn_n + agg.tor_n + agg.hosting_n, n)
-    z = (BIAS + W_INTENT * intent + W_TEMPLATE * template + W_ROTATION * rotation
-         + W_SINGLE_TURN * single + W_PIVOT * pivot)
+    z = (
+        BIAS
+        + W_INTENT * intent
+        + W_TEMPLATE * template
+        + W_ROTATION * rotation
+        + W_SINGLE_TURN * single
+        + W_PIVOT * pivot
+    )
     risk = 1.0 / (1.0 + np.exp(-z))
     # Too little traffic to judge an account alone: shrink towards the prior.
     confidence = np.clip(n / MIN_REQUESTS, 0, 1)
@@ -70,35 +77,45 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
     n = int(agg.n[i])
     if agg.intent_n[i] > 0:
         label = INTENT_LABELS.get(CLASSES[int(agg.top_intent[i])], "distillation intent")
-        out.append((
-            W_INTENT * ev.intent_share[i],
-            f"{ev.intent_share[i]:.0%} of {n:,} requests show a distillation intent "
-            f"(mostly {label}: {int(agg.top_intent_n[i]):,})",
-        ))
+        out.append(
+            (
+                W_INTENT * ev.intent_share[i],
+                f"{ev.intent_share[i]:.0%} of {n:,} requests show a distillation intent "
+                f"(mostly {label}: {int(agg.top_intent_n[i]):,})",
+            )
+        )
     if ev.template_share[i] >= 0.3 and n >= MIN_REQUESTS:
-        out.append((
-            W_TEMPLATE * ev.template_share[i],
-            f"{ev.template_share[i]:.0%} of requests fill one of its top 3 prompt templates "
-            f"({int(agg.n_skel[i]):,} distinct templates in all)",
-        ))
+        out.append(
+            (
+                W_TEMPLATE * ev.template_share[i],
+                f"{ev.template_share[i]:.0%} of requests fill one prompt template or its variations "
+                f"({int(agg.n_skel[i]):,} distinct templates in all)",
+            )
+        )
     if ev.rotation[i] >= 0.2 and n >= MIN_REQUESTS:
-        out.append((
-            W_ROTATION * ev.rotation[i],
-            f"requests came from {int(agg.n_net24[i]):,} different /24 networks in {int(agg.n_asn[i]):,} ASNs "
-            f"({int(agg.n_ips[i]):,} IPs for {n:,} requests: rotating addresses)",
-        ))
+        out.append(
+            (
+                W_ROTATION * ev.rotation[i],
+                f"requests came from {int(agg.n_net24[i]):,} different /24 networks in {int(agg.n_asn[i]):,} ASNs "  # noqa: E501
+                f"({int(agg.n_ips[i]):,} IPs for {n:,} requests: rotating addresses)",
+            )
+        )
     if ev.pivot[i] >= 0.3 and agg.pivot_model[i]:
-        out.append((
-            W_PIVOT * ev.pivot[i],
-            f"moved {ev.pivot[i]:.0%} of its traffic to {agg.pivot_model[i]} within "
-            f"{agg.pivot_delay_h[i]:.0f} h of its first appearance",
-        ))
+        out.append(
+            (
+                W_PIVOT * ev.pivot[i],
+                f"moved {ev.pivot[i]:.0%} of its traffic to {agg.pivot_model[i]} within "
+                f"{agg.pivot_delay_h[i]:.0f} h of its first appearance",
+            )
+        )
     if ev.single_turn[i] >= 0.95 and n >= 20:
         out.append((0.1, f"{ev.single_turn[i]:.0%} of requests are single-turn (no follow-up conversation)"))
     if ev.anonymizer_share[i] >= 0.5:
-        out.append((
-            0.05,
-            f"{ev.anonymizer_share[i]:.0%} of requests came through hosting, VPN or Tor networks",
-        ))
+        out.append(
+            (
+                0.05,
+                f"{ev.anonymizer_share[i]:.0%} of requests came through hosting, VPN or Tor networks",
+            )
+        )
     out.sort(key=lambda t: -t[0])
     return [s for _, s in out]

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 F = npt.NDArray[np.float64]
-I = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass
@@ -22,32 +22,33 @@ class AccountAggregates:
     """Column form: entry ``i`` of every array describes ``account_id[i]``."""
 
     account_id: list[str]
-    n: I  # requests
+    n: Ints  # requests
     first_ts: F
     last_ts: F
-    in_tok: I
-    out_tok: I
-    intent_n: I  # requests whose prompt shows a distillation intent
-    top_intent: I  # index into features.intent.CLASSES (0 when none)
-    top_intent_n: I
-    step_cue_n: I  # requests that ask to reason step by step
-    n_skel: I  # distinct prompt skeletons
-    top_skel: I  # most used skeleton hash
-    top_skel_n: I
-    top3_skel_n: I
-    top_sys_n: I  # requests with the most used system prompt
-    multi_turn_n: I  # requests continuing a conversation (more than one user turn)
+    in_tok: Ints
+    out_tok: Ints
+    intent_n: Ints  # requests whose prompt shows a distillation intent
+    top_intent: Ints  # index into features.intent.CLASSES (0 when none)
+    top_intent_n: Ints
+    step_cue_n: Ints  # requests that ask to reason step by step
+    n_skel: Ints  # distinct prompt skeletons
+    top_skel: Ints  # most used skeleton hash
+    top_skel_n: Ints
+    top3_skel_n: Ints
+    top_fam_n: Ints  # requests in the most used template family (MinHash)
+    top_sys_n: Ints  # requests with the most used system prompt
+    multi_turn_n: Ints  # requests continuing a conversation (more than one user turn)
     gap_cv: F  # coefficient of variation of inter-request gaps (nan when < 3 requests)
     hour_entropy: F  # entropy (bits) of the hour-of-day histogram
-    active_hours: I  # distinct clock hours with traffic
-    n_ips: I
-    n_net24: I
-    n_asn: I
-    residential_n: I
-    hosting_n: I
-    vpn_n: I
-    tor_n: I
-    n_models: I
+    active_hours: Ints  # distinct clock hours with traffic
+    n_ips: Ints
+    n_net24: Ints
+    n_asn: Ints
+    residential_n: Ints
+    hosting_n: Ints
+    vpn_n: Ints
+    tor_n: Ints
+    n_models: Ints
     top_model_share: F
     pivot_model: list[str | None]  # a model released in the data that the account moved to fastest
     pivot_share: F  # share of the account's requests on that model in the 48 h after its release

@@ -39,6 +39,7 @@ class DetectConfig:
     c_template: float = 2.0
     c_coordination: float = 2.5
     c_size: float = 0.6
+    c_rotation: float = 1.5
 
 
 @dataclass
@@ -53,7 +54,9 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def _edge_type_counts(pairs: Pairs, keep: npt.NDArray[np.bool_], same: npt.NDArray[np.bool_]) -> dict[str, int]:
+def _edge_type_counts(
+    pairs: Pairs, keep: npt.NDArray[np.bool_], same: npt.NDArray[np.bool_]
+) -> dict[str, int]:
     sel = keep & same
     return {k: int((pairs.strength[sel, j] > 0).sum()) for j, k in enumerate(KEY_TYPES)}
 
@@ -102,7 +105,8 @@ def _score_one(
     m = len(members)
     n_req = float(agg.n[members].sum())
     intent = float(agg.intent_n[members].sum()) / max(n_req, 1.0)
-    template = float(agg.top3_skel_n[members].sum()) / max(n_req, 1.0)
+    template = float(np.maximum(agg.top3_skel_n[members], agg.top_fam_n[members]).sum()) / max(n_req, 1.0)
+    rotation = float(np.median(ev.rotation[members]))
     mean_risk = float(ev.risk[members].mean())
     # coordination: share of members linked by each kind of evidence
     linked: dict[str, set[int]] = {}
@@ -110,12 +114,27 @@ def _score_one(
         on = eidx[pairs.strength[eidx, j] > 0]
         linked[k] = set(pairs.u[on].tolist()) | set(pairs.v[on].tolist())
     frac = {k: len(v) / m for k, v in linked.items()}
-    coordination = max(frac["lockstep"], frac["payment"], frac["template"], 0.5 * frac["pivot"],
-                       0.5 * frac["net24_day"])
-    z = (cfg.c_bias + cfg.c_intent * intent + cfg.c_mean_risk * mean_risk + cfg.c_template * template
-         + cfg.c_coordination * coordination + cfg.c_size * np.log10(m))
+    coordination = max(
+        frac["lockstep"],
+        frac["payment"],
+        frac["template"],
+        frac["family"],
+        0.5 * frac["pivot"],
+        0.5 * frac["net24_day"],
+    )
+    z = (
+        cfg.c_bias
+        + cfg.c_intent * intent
+        + cfg.c_mean_risk * mean_risk
+        + cfg.c_template * template
+        + cfg.c_coordination * coordination
+        + cfg.c_size * np.log10(m)
+        + cfg.c_rotation * rotation
+    )
     risk = float(1.0 / (1.0 + np.exp(-z)))
-    flagged = [int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link]
+    flagged = [
+        int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link
+    ]
     evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req)
     return CampaignFinding([int(i) for i in members], risk, evidence, flagged)
 
@@ -136,9 +155,9 @@ def campaign_evidence(
         top = ", ".join(INTENT_LABELS.get(k, k) for k, _ in intents.most_common(2))
         out.append(f"{_pct(intent)} of their {int(n_req):,} requests show a distillation intent ({top})")
     tops = Counter(int(agg.top_skel[i]) for i in members)
-    top_skel, top_n = tops.most_common(1)[0]
+    _, top_n = tops.most_common(1)[0]
     out.append(
-        f"{_pct(template)} of their requests fill one of each account's top 3 templates; "
+        f"{_pct(template)} of their requests fill one of each account's top templates or its variations; "
         f"{top_n:,} of {m:,} accounts share the same top template"
     )
     pays = Counter(agg.payment_fp[i] for i in members if agg.payment_fp and agg.payment_fp[i])
@@ -151,7 +170,9 @@ def campaign_evidence(
             f"5-minute windows as another member (lockstep)"
         )
     if frac["net24_day"] > 0:
-        out.append(f"{_pct(frac['net24_day'])} of accounts share a /24 network with another member on the same day")
+        out.append(
+            f"{_pct(frac['net24_day'])} of accounts share a /24 network with another member on the same day"
+        )
     pivots = Counter(agg.pivot_model[i] for i in members if ev.pivot[i] >= 0.3 and agg.pivot_model[i])
     if pivots:
         model, k = pivots.most_common(1)[0]

@@ -32,8 +32,10 @@ class Detection:
         c = int(self.campaign_of[i])
         if c >= 0:
             camp = self.campaigns[c]
-            out.append(f"member of campaign C{c + 1:03d} ({len(camp.flagged_members):,} accounts, "
-                       f"campaign risk {camp.risk:.2f})")
+            out.append(
+                f"member of campaign C{c + 1:03d} ({len(camp.flagged_members):,} accounts, "
+                f"campaign risk {camp.risk:.2f})"
+            )
         out.extend(account_reasons(self.agg, self.evidence, i))
         return out
 
@@ -44,8 +46,9 @@ def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None
     ev = account_evidence(agg)
     membership, keep = communities(n, pairs, cfg.min_edge_weight, cfg.resolution)
     scored = score_communities(agg, ev, pairs, keep, membership, cfg)
-    campaigns = sorted((f for f in scored if f.risk >= cfg.campaign_threshold and f.flagged_members),
-                       key=lambda f: -f.risk)
+    campaigns = sorted(
+        (f for f in scored if f.risk >= cfg.campaign_threshold and f.flagged_members), key=lambda f: -f.risk
+    )
     campaign_of = np.full(n, -1, np.int64)
     risk = ev.risk.copy()
     flagged = np.zeros(n, bool)
@@ -61,7 +64,9 @@ def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None
         groups.setdefault(int(membership[i]), []).append(i)
     for members in groups.values():
         r = float(ev.risk[members].max())
-        f = CampaignFinding(members, r, [f"{len(members):,} account(s) flagged on their own traffic"], members)
+        f = CampaignFinding(
+            members, r, [f"{len(members):,} account(s) flagged on their own traffic"], members
+        )
         campaigns.append(f)
         for i in members:
             campaign_of[i] = len(campaigns) - 1

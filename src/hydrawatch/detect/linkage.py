@@ -19,7 +19,16 @@ import igraph as ig
 import numpy as np
 import numpy.typing as npt
 
-KEY_TYPES: tuple[str, ...] = ("payment", "net24_day", "template", "system", "client", "lockstep", "pivot")
+KEY_TYPES: tuple[str, ...] = (
+    "payment",
+    "net24_day",
+    "template",
+    "system",
+    "client",
+    "lockstep",
+    "pivot",
+    "family",
+)
 # weight and saturation (in rarity-weighted shared keys) per key type
 WEIGHT: dict[str, float] = {
     "payment": 2.0,
@@ -29,6 +38,7 @@ WEIGHT: dict[str, float] = {
     "client": 0.4,
     "lockstep": 2.0,
     "pivot": 0.5,
+    "family": 1.0,
 }
 SATURATION: dict[str, float] = {
     "payment": 0.3,
@@ -38,6 +48,7 @@ SATURATION: dict[str, float] = {
     "client": 0.3,
     "lockstep": 3.0,
     "pivot": 0.5,
+    "family": 0.3,
 }
 FULL_PAIRS_MAX = 12
 RING = 3
@@ -70,9 +81,7 @@ def sample_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> Non
 def pairs_from_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> Pairs:
     sample_keys(con, table)
     ring = ", ".join(str(j) for j in range(1, RING + 1))
-    cols = ", ".join(
-        f"sum(w) FILTER (WHERE ktype = {i}) AS s{i}" for i in range(len(KEY_TYPES))
-    )
+    cols = ", ".join(f"sum(w) FILTER (WHERE ktype = {i}) AS s{i}" for i in range(len(KEY_TYPES)))
     q = f"""
     WITH k AS (SELECT DISTINCT ktype, key, acc FROM {table}),
     m AS (
@@ -100,8 +109,10 @@ def pairs_from_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") ->
     if tbl.num_rows == 0:
         return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(KEY_TYPES))))
     strength = np.column_stack(
-        [np.nan_to_num(tbl.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
-         for i in range(len(KEY_TYPES))]
+        [
+            np.nan_to_num(tbl.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
+            for i in range(len(KEY_TYPES))
+        ]
     )
     return Pairs(
         tbl.column("u").to_numpy().astype(np.int64),
@@ -125,6 +136,7 @@ def communities(
 
     random.seed(seed)
     ig.set_random_number_generator(random)
-    part = g.community_leiden(objective_function="modularity", weights="weight",
-                              resolution=resolution, n_iterations=-1)
+    part = g.community_leiden(
+        objective_function="modularity", weights="weight", resolution=resolution, n_iterations=-1
+    )
     return np.asarray(part.membership, dtype=np.int64), keep

@@ -69,6 +69,7 @@ class AccountState:
     intents: Counter[int] = field(default_factory=Counter)
     step_cue_n: int = 0
     skels: Counter[int] = field(default_factory=Counter)
+    fams: Counter[int] = field(default_factory=Counter)
     systems: Counter[int] = field(default_factory=Counter)
     clients: Counter[str] = field(default_factory=Counter)
     multi_turn_n: int = 0
@@ -103,6 +104,8 @@ class AccountState:
         if _STEP_CUE in f.text.cues:
             self.step_cue_n += 1
         _bump(self.skels, f.skeleton_hash)
+        if f.prompt_chars >= 40:
+            _bump(self.fams, f.text.family)
         if f.system_fp is not None:
             _bump(self.systems, f.system_fp)
         if ex.client_fingerprint or ex.user_agent:
@@ -130,7 +133,9 @@ class AccountState:
             self.keys.append((KEY_TYPES.index("net24_day"), stable_hash(f"{net}|{day}"), ts))
         if f.prompt_chars >= 40:
             bucket = int(ts // LOCKSTEP_BUCKET_S)
-            self.keys.append((KEY_TYPES.index("lockstep"), stable_hash(f"{f.skeleton_hash}|{model}|{bucket}"), ts))
+            self.keys.append(
+                (KEY_TYPES.index("lockstep"), stable_hash(f"{f.skeleton_hash}|{model}|{bucket}"), ts)
+            )
 
 
 class OnlineScorer:
@@ -171,12 +176,44 @@ class OnlineScorer:
         with self._lock:
             ids = sorted(self.state) if ids is None else ids
             releases = self._releases()
-            cols: dict[str, list[object]] = {k: [] for k in (
-                "account_id", "n", "first_ts", "last_ts", "in_tok", "out_tok", "intent_n", "top_intent",
-                "top_intent_n", "step_cue_n", "n_skel", "top_skel", "top_skel_n", "top3_skel_n", "top_sys_n",
-                "multi_turn_n", "gap_cv", "hour_entropy", "active_hours", "n_ips", "n_net24", "n_asn",
-                "residential_n", "hosting_n", "vpn_n", "tor_n", "n_models", "top_model_share", "pivot_model",
-                "pivot_share", "pivot_delay_h", "payment_fp")}
+            cols: dict[str, list[object]] = {
+                k: []
+                for k in (
+                    "account_id",
+                    "n",
+                    "first_ts",
+                    "last_ts",
+                    "in_tok",
+                    "out_tok",
+                    "intent_n",
+                    "top_intent",
+                    "top_intent_n",
+                    "step_cue_n",
+                    "n_skel",
+                    "top_skel",
+                    "top_skel_n",
+                    "top3_skel_n",
+                    "top_fam_n",
+                    "top_sys_n",
+                    "multi_turn_n",
+                    "gap_cv",
+                    "hour_entropy",
+                    "active_hours",
+                    "n_ips",
+                    "n_net24",
+                    "n_asn",
+                    "residential_n",
+                    "hosting_n",
+                    "vpn_n",
+                    "tor_n",
+                    "n_models",
+                    "top_model_share",
+                    "pivot_model",
+                    "pivot_share",
+                    "pivot_delay_h",
+                    "payment_fp",
+                )
+            }
             for a in ids:
                 s = self.state[a]
                 top3 = s.skels.most_common(3)
@@ -189,21 +226,34 @@ class OnlineScorer:
                         best = (m, on / tot, (first - releases[m]) / 3600.0)
                 std = math.sqrt(s.gap_m2 / s.gap_n) if s.gap_n else math.nan
                 row: dict[str, object] = {
-                    "account_id": a, "n": s.n, "first_ts": s.first_ts, "last_ts": s.last_ts,
-                    "in_tok": s.in_tok, "out_tok": s.out_tok, "intent_n": sum(s.intents.values()),
+                    "account_id": a,
+                    "n": s.n,
+                    "first_ts": s.first_ts,
+                    "last_ts": s.last_ts,
+                    "in_tok": s.in_tok,
+                    "out_tok": s.out_tok,
+                    "intent_n": sum(s.intents.values()),
                     "top_intent": top_intent[0][0] if top_intent else 0,
                     "top_intent_n": top_intent[0][1] if top_intent else 0,
-                    "step_cue_n": s.step_cue_n, "n_skel": len(s.skels),
-                    "top_skel": top3[0][0] if top3 else 0, "top_skel_n": top3[0][1] if top3 else 0,
+                    "step_cue_n": s.step_cue_n,
+                    "n_skel": len(s.skels),
+                    "top_skel": top3[0][0] if top3 else 0,
+                    "top_skel_n": top3[0][1] if top3 else 0,
                     "top3_skel_n": sum(c for _, c in top3),
+                    "top_fam_n": s.fams.most_common(1)[0][1] if s.fams else 0,
                     "top_sys_n": s.systems.most_common(1)[0][1] if s.systems else 0,
                     "multi_turn_n": s.multi_turn_n,
                     "gap_cv": std / s.gap_mean if s.gap_n >= 2 and s.gap_mean > 0 else math.nan,
                     "hour_entropy": float(-(p * np.log2(p)).sum()) if len(p) else 0.0,
-                    "active_hours": int((hours > 0).sum()), "n_ips": len(s.ips), "n_net24": len(s.nets),
-                    "n_asn": 0, "n_models": len(s.models),
+                    "active_hours": int((hours > 0).sum()),
+                    "n_ips": len(s.ips),
+                    "n_net24": len(s.nets),
+                    "n_asn": 0,
+                    "n_models": len(s.models),
                     "top_model_share": s.models.most_common(1)[0][1] / s.n if s.n else 0.0,
-                    "pivot_model": best[0], "pivot_share": best[1], "pivot_delay_h": best[2],
+                    "pivot_model": best[0],
+                    "pivot_share": best[1],
+                    "pivot_delay_h": best[2],
                     "payment_fp": s.payment_fp,
                 }
                 for k, fld in _KIND_FIELD.items():
@@ -229,6 +279,11 @@ class OnlineScorer:
                         t.append(KEY_TYPES.index("template"))
                         k.append(skel)
                         acc.append(i)
+                for fam, c in s.fams.most_common(8):
+                    if c >= 3 and c >= 0.05 * s.n:
+                        t.append(KEY_TYPES.index("family"))
+                        k.append(fam)
+                        acc.append(i)
                 for fp, c in s.systems.most_common(4):
                     if c >= 3:
                         t.append(KEY_TYPES.index("system"))
@@ -248,8 +303,13 @@ class OnlineScorer:
                     t.append(KEY_TYPES.index("pivot"))
                     k.append(stable_hash(f"pivot:{pm}:{int(agg.pivot_delay_h[i] // 3)}"))
                     acc.append(i)
-        return pa.table({"ktype": pa.array(t, pa.int8()), "key": pa.array(k, pa.int64()),
-                         "acc": pa.array(acc, pa.int32())})
+        return pa.table(
+            {
+                "ktype": pa.array(t, pa.int8()),
+                "key": pa.array(k, pa.int64()),
+                "acc": pa.array(acc, pa.int32()),
+            }
+        )
 
     def link(self, now: float) -> Detection:
         """The periodic linkage pass: promote linked accounts into campaigns."""

@@ -19,7 +19,7 @@ CUE_GROUPS: dict[str, tuple[str, ...]] = {
         r"思考過程|推論過程|추론 과정|raciocínio interno|ragionamento interno",
     ),
     "asks to reconstruct reasoning behind a given answer": (
-        r"(reconstruct|reverse[- ]engineer|work backwards?|rationali[sz]e|infer)\b.{0,60}(reasoning|thought|rationale|steps|derivation)",
+        r"(reconstruct|reverse[- ]engineer|work backwards?|rationali[sz]e|infer)\b.{0,60}(reasoning|thought|rationale|steps|derivation)",  # noqa: E501
         r"(reasoning|thought process|rationale|thinking).{0,40}(led|lead|leads) to (this|the|that)",
         r"(behind|preced\w*) (a|the|this) (completed|final|given|provided) (response|answer|solution)",
         r"反推|重建.{0,6}(推理|思考)|得出(这个|该)答案",
@@ -33,16 +33,16 @@ CUE_GROUPS: dict[str, tuple[str, ...]] = {
         r"оцени|по шкале|採点|評価基準",
     ),
     "asks for a censorship-safe rewrite": (
-        r"censor|politically sensitive|sensitive (political|topic|content)|content review|pass the filter|regulated market",
+        r"censor|politically sensitive|sensitive (political|topic|content)|content review|pass the filter|regulated market",  # noqa: E501
         r"审查|敏感(内容|话题)|censura|zensur|цензур|検閲",
     ),
     "asks for training data": (
-        r"\b(training|fine[- ]?tuning|sft|instruction[- ]tuning|synthetic)\b.{0,30}\b(data|dataset|examples|corpus|set)\b",
+        r"\b(training|fine[- ]?tuning|sft|instruction[- ]tuning|synthetic)\b.{0,30}\b(data|dataset|examples|corpus|set)\b",  # noqa: E501
         r"\bjsonl\b|question[- ]answer pairs|\bgenerate \d+\b|\bprompt\W+completion\b",
-        r"训练数据|数据集|问答对|conjunto de entrenamiento|jeu de données|trainingsdatensatz|обучающ\w+ набор|データセット",
+        r"训练数据|数据集|问答对|conjunto de entrenamiento|jeu de données|trainingsdatensatz|обучающ\w+ набор|データセット",  # noqa: E501
     ),
     "asks to reason step by step": (
-        r"step[- ]by[- ]step|paso a paso|étape par étape|schritt für schritt|шаг за шагом|一步一步|逐步|一歩ずつ|단계별|passo a passo|passo dopo passo",
+        r"step[- ]by[- ]step|paso a paso|étape par étape|schritt für schritt|шаг за шагом|一步一步|逐步|一歩ずつ|단계별|passo a passo|passo dopo passo",  # noqa: E501
     ),
 }
 

@@ -83,9 +83,27 @@ def _embedder() -> Any:
 
 
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        e = np.asarray(_embedder().embed(texts, norm=True), dtype=np.float32)
-    return np.nan_to_num(e, copy=False)  # an empty text embeds to 0/0
+    """wordllama mean-pooled, L2-normalised embeddings, as one sparse matrix product per batch
+    (token-count matrix times the embedding table): the same vectors as ``WordLlama.embed``
+    without padding every batch to its longest text."""
+    wl = _embedder()
+    table = wl.embedding
+    if not texts:
+        return np.zeros((0, table.shape[1]), np.float32)
+    enc = wl.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
+    ids = [
+        np.asarray([i for i, m in zip(e.ids, e.attention_mask, strict=True) if m], dtype=np.int64)
+        for e in enc
+    ]
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    flat = np.clip(np.concatenate(ids) if len(ids) else np.zeros(0, np.int64), 0, table.shape[0] - 1)
+    rows = np.repeat(np.arange(len(ids)), lengths)
+    weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+    m = sparse.csr_matrix((weights, (rows, flat)), shape=(len(ids), table.shape[0]))
+    e = np.asarray(m @ table, dtype=np.float32)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    out: npt.NDArray[np.float32] = np.divide(e, norms, out=np.zeros_like(e), where=norms > 0)
+    return out
 
 
 @dataclass
@@ -111,10 +129,16 @@ class IntentModel:
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
-def _fit(texts: list[str], labels: list[int], emb_weight: float) -> tuple[TfidfVectorizer, LogisticRegression]:
-    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000)
+def _fit(
+    texts: list[str], labels: list[int], emb_weight: float
+) -> tuple[TfidfVectorizer, LogisticRegression]:
+    tfidf = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000
+    )
     clipped = [clip_text(t) for t in texts]
-    x = sparse.hstack([tfidf.fit_transform(clipped), sparse.csr_matrix(_embed(clipped) * emb_weight)], format="csr")
+    x = sparse.hstack(
+        [tfidf.fit_transform(clipped), sparse.csr_matrix(_embed(clipped) * emb_weight)], format="csr"
+    )
     clf = LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced")
     clf.fit(x, np.asarray(labels))
     return tfidf, clf

@@ -19,7 +19,7 @@ from hydrawatch.events.schema import Exchange, Params
 from hydrawatch.features.cues import cue_mask, cue_names
 from hydrawatch.features.hashing import stable_hash, system_fingerprint
 from hydrawatch.features.intent import CLASSES, INTENTS, clip_text, default_model
-from hydrawatch.features.skeleton import skeleton_hash
+from hydrawatch.features.skeleton import skeleton_hash, template_family
 
 __all__ = ["INTENTS", "RequestFeatures", "TextFeatures", "describe", "describe_texts", "param_profile"]
 
@@ -47,6 +47,7 @@ class TextFeatures:
     intent_score: float  # probability of the most likely non-"none" intent
     cue_mask: int
     skeleton_hash: int
+    family: int  # MinHash of the skeleton: shared by most variations of one template
 
     @property
     def cues(self) -> list[str]:
@@ -87,6 +88,7 @@ class TextFeatureBatch:
     intent_score: npt.NDArray[np.float32]
     cue_mask: npt.NDArray[np.int32]
     skeleton_hash: npt.NDArray[np.int64]
+    family: npt.NDArray[np.int64]
 
     def row(self, i: int) -> TextFeatures:
         return TextFeatures(
@@ -94,6 +96,7 @@ class TextFeatureBatch:
             float(self.intent_score[i]),
             int(self.cue_mask[i]),
             int(self.skeleton_hash[i]),
+            int(self.family[i]),
         )
 
 
@@ -122,6 +125,7 @@ def describe_texts(texts: list[str], batch_size: int = 4096) -> TextFeatureBatch
         np.concatenate(score_parts) if score_parts else np.zeros(0, np.float32),
         np.fromiter((cue_mask(t) for t in texts), dtype=np.int32, count=len(texts)),
         np.fromiter((skeleton_hash(t) for t in texts), dtype=np.int64, count=len(texts)),
+        np.fromiter((template_family(t) for t in texts), dtype=np.int64, count=len(texts)),
     )
 
 

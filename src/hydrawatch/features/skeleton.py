@@ -39,3 +39,24 @@ def skeleton(text: str) -> str:
 
 def skeleton_hash(text: str) -> int:
     return stable_hash(skeleton(text))
+
+
+_TOKEN = re.compile(r"<\w+>|\w+|[^\w\s]", re.U)
+
+
+def _shingles(sk: str) -> set[str]:
+    toks = _TOKEN.findall(sk)
+    if len(toks) < 3 or sum(len(t) for t in toks) > 3 * len(toks) + len(sk) // 2:
+        # few tokens, or unsegmented scripts (CJK): character 4-grams
+        s = sk.replace(" ", "")
+        return {s[i : i + 4] for i in range(max(1, len(s) - 3))}
+    return {" ".join(toks[i : i + 3]) for i in range(len(toks) - 2)}
+
+
+def template_family(text: str) -> int:
+    """One MinHash of the skeleton's shingles: two prompts share it with probability equal to the
+    Jaccard similarity of their skeletons, so paraphrased variations of one template mostly share it."""
+    sh = _shingles(skeleton(text))
+    if not sh:
+        return 0
+    return min(stable_hash(s) for s in sh)

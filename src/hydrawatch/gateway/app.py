@@ -27,7 +27,7 @@ from hydrawatch.gateway.config import GatewayConfig
 from hydrawatch.gateway.decide_api import PendingExchanges
 from hydrawatch.gateway.errors import GatewayError, error_response
 from hydrawatch.gateway.models import list_models
-from hydrawatch.gateway.proxy import Endpoint, ProxyCall
+from hydrawatch.gateway.proxy import Endpoint, ProxyCall, forward_plain
 from hydrawatch.gateway.state import GatewayState, open_state
 
 log = logging.getLogger("hydrawatch.gateway")
@@ -38,6 +38,13 @@ ENDPOINTS = (
     Endpoint("/v1/responses", "openai", "responses"),
     Endpoint("/v1/messages", "anthropic", "messages"),
 )
+
+
+COUNT_TOKENS = Endpoint("/v1/messages/count_tokens", "anthropic", "messages")
+
+
+async def count_tokens(request: Request) -> Response:
+    return await forward_plain(request.app.state.gw, request, COUNT_TOKENS)
 
 
 def _proxy_route(ep: Endpoint) -> Route:
@@ -108,6 +115,7 @@ def build_app(config: GatewayConfig, state: GatewayState | None = None) -> Starl
 
     routes = [
         *(_proxy_route(ep) for ep in ENDPOINTS),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         *decide_api.ROUTES,
         *admin.ROUTES,

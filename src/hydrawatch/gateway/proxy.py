@@ -281,6 +281,7 @@ class ProxyCall:
         headers["cache-control"] = "no-cache"
         headers["x-accel-buffering"] = "no"
         self.gw.metrics.inc("hydrawatch_requests_total", (("route", self.ep.path), ("status", "200")))
+
         async def abandon() -> None:  # the client left before the first event was sent
             if not self.finished:
                 await upstream.aclose()
@@ -414,3 +415,33 @@ class ClosingStreamingResponse(StreamingResponse):
                 await gen.aclose()
                 if self.on_close is not None:
                     await self.on_close()
+
+
+async def forward_plain(gw: GatewayState, request: Request, ep: Endpoint) -> Response:
+    """An authenticated call forwarded as is, without quota or recording (free utility
+    endpoints such as Anthropic's ``/v1/messages/count_tokens``)."""
+    try:
+        _, _account = await gw.auth.authenticate(key_from_headers(request.headers))
+        raw = await read_body(request, gw.config.max_body_bytes)
+        body = parse_json_object(raw)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise GatewayError(400, "'model' is required and must be a non-empty string.", param="model")
+        route = gw.router.route(ep.api, model, ep.path)
+        headers = upstream_headers(request.headers.items(), route)
+        client = gw.http.pick()
+        try:
+            resp = await client.post(gw.http.url(route.url), content=raw, headers=headers)
+        except httpx.TimeoutException:
+            raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
+        except httpx.HTTPError:
+            raise GatewayError(502, "Could not reach the upstream.", code="upstream_unreachable") from None
+        if resp.status_code >= 500 and gw.config.upstream_5xx == "502":
+            raise GatewayError(
+                502, f"The upstream failed with HTTP {resp.status_code}.", code="upstream_error"
+            )
+        gw.metrics.inc("hydrawatch_requests_total", (("route", ep.path), ("status", str(resp.status_code))))
+        return Response(resp.content, status_code=resp.status_code, headers=client_headers(resp.headers))
+    except GatewayError as err:
+        gw.metrics.inc("hydrawatch_requests_total", (("route", ep.path), ("status", str(err.status))))
+        return error_response(err, ep.api)

@@ -65,10 +65,11 @@ class GatewayState:
         await self.sink.flush()
 
     async def close(self) -> None:
-        await self.drain()
-        if self.live is not None:
+        if self.live is not None:  # stop scoring first: shutdown never waits on analysis
             await self.live.close()
-        await self.sink.close()
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.sink.close()  # writes every pending event
         await self.http.aclose()
         for closer in (self.quota.close, self.verdicts_close, self.audit.close, self.keys.close):
             try:

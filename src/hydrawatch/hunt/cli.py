@@ -23,19 +23,48 @@ def parse_duration(text: str) -> float:
 
 
 @click.command("hunt")
-@click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--accounts", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="accounts.jsonl (payment fingerprints, sign-up data).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report contract (JSON) here.")
-@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a standalone HTML report here.")
-@click.option("--replay-every", default=None, help="Replay detection on growing time prefixes (e.g. 6h) "
-              "and record when each account was first flagged.")
+@click.argument(
+    "events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--accounts",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="accounts.jsonl (payment fingerprints, sign-up data).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report contract (JSON) here.",
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a standalone HTML report here.",
+)
+@click.option(
+    "--replay-every",
+    default=None,
+    help="Replay detection on growing time prefixes (e.g. 6h) "
+    "and record when each account was first flagged.",
+)
 @click.option("--workers", type=int, default=0, show_default=True, help="Ingest worker processes (0 = auto).")
-@click.option("--max-campaigns", type=int, default=20, show_default=True, help="Campaigns shown in the terminal.")
-def hunt(events: tuple[Path, ...], accounts: Path | None, json_out: Path | None, html_out: Path | None,
-         replay_every: str | None, workers: int, max_campaigns: int) -> None:
+@click.option(
+    "--max-campaigns", type=int, default=20, show_default=True, help="Campaigns shown in the terminal."
+)
+def hunt(
+    events: tuple[Path, ...],
+    accounts: Path | None,
+    json_out: Path | None,
+    html_out: Path | None,
+    replay_every: str | None,
+    workers: int,
+    max_campaigns: int,
+) -> None:
     """Find distillation campaigns in exchange logs and explain every flag."""
     from hydrawatch.hunt.pipeline import hunt_files
     from hydrawatch.hunt.render import render_html, render_text

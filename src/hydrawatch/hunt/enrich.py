@@ -18,8 +18,8 @@ from hydrawatch.netintel import lookup_asns, network_kinds, parse_ipv4
 _CHUNK = 50_000
 # SQL twin of ``features.request.canonical_text`` (grouping only: features come from the Python one).
 CANON_SQL = (
-    "CASE WHEN length(regexp_replace(p, '[0-9]+', '0', 'g')) <= 480 THEN regexp_replace(p, '[0-9]+', '0', 'g') "
-    "ELSE left(regexp_replace(p, '[0-9]+', '0', 'g'), 320) || right(regexp_replace(p, '[0-9]+', '0', 'g'), 160) END"
+    "CASE WHEN length(regexp_replace(p, '[0-9]+', '0', 'g')) <= 480 THEN regexp_replace(p, '[0-9]+', '0', 'g') "  # noqa: E501
+    "ELSE left(regexp_replace(p, '[0-9]+', '0', 'g'), 320) || right(regexp_replace(p, '[0-9]+', '0', 'g'), 160) END"  # noqa: E501
 )
 
 
@@ -32,13 +32,23 @@ def _features_table(ph: pa.Array, texts: list[str]) -> pa.Table:
             "intent_score": pa.array(f.intent_score, pa.float32()),
             "cue_mask": pa.array(f.cue_mask, pa.int32()),
             "skel": pa.array(f.skeleton_hash, pa.int64()),
+            "fam": pa.array(f.family, pa.int64()),
         }
     )
 
 
-def _describe_chunk(texts: list[str]) -> tuple[list[int], list[float], list[int], list[int]]:
+_Cols = tuple[list[int], list[float], list[int], list[int], list[int]]
+
+
+def _describe_chunk(texts: list[str]) -> _Cols:
     f = describe_texts(texts)
-    return f.intent_idx.tolist(), f.intent_score.tolist(), f.cue_mask.tolist(), f.skeleton_hash.tolist()
+    return (
+        f.intent_idx.tolist(),
+        f.intent_score.tolist(),
+        f.cue_mask.tolist(),
+        f.skeleton_hash.tolist(),
+        f.family.tolist(),
+    )
 
 
 def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events", workers: int = 1) -> int:
@@ -55,7 +65,7 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
     )
     con.execute(
         "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
-        "cue_mask INTEGER, skel BIGINT)"
+        "cue_mask INTEGER, skel BIGINT, fam BIGINT)"
     )
     total = con.execute("SELECT count(*) FROM distinct_prompts").fetchall()[0][0]
     reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)
@@ -73,7 +83,7 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
         from concurrent.futures import Future, ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            pending: list[tuple[pa.Array, Future[tuple[list[int], list[float], list[int], list[int]]]]] = []
+            pending: list[tuple[pa.Array, Future[_Cols]]] = []
             for batch in reader:
                 texts = [t or "" for t in batch.column("prompt").to_pylist()]
                 pending.append((batch.column("ph"), pool.submit(_describe_chunk, texts)))
@@ -86,8 +96,8 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
     return int(total)
 
 
-def _table_from(ph: pa.Array, cols: tuple[list[int], list[float], list[int], list[int]]) -> pa.Table:
-    idx, score, cue, skel = cols
+def _table_from(ph: pa.Array, cols: _Cols) -> pa.Table:
+    idx, score, cue, skel, fam = cols
     return pa.table(
         {
             "ph": ph,
@@ -95,6 +105,7 @@ def _table_from(ph: pa.Array, cols: tuple[list[int], list[float], list[int], lis
             "intent_score": pa.array(score, pa.float32()),
             "cue_mask": pa.array(cue, pa.int32()),
             "skel": pa.array(skel, pa.int64()),
+            "fam": pa.array(fam, pa.int64()),
         }
     )
 
@@ -106,7 +117,9 @@ def build_ip_features(con: duckdb.DuckDBPyConnection, events: str = "events") ->
     asns = lookup_asns(ints)
     net24 = np.where(ints >= 0, ints >> 8, -1)
     net_str = [
-        f"{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}.0/24" if n >= 0 else (ip.rsplit(":", 4)[0] if ":" in ip else "?")
+        f"{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}.0/24"
+        if n >= 0
+        else (ip.rsplit(":", 4)[0] if ":" in ip else "?")
         for n, ip in zip(net24.tolist(), ips, strict=True)
     ]
     tbl = pa.table(
@@ -125,7 +138,9 @@ def build_ip_features(con: duckdb.DuckDBPyConnection, events: str = "events") ->
 
 def build_system_features(con: duckdb.DuckDBPyConnection, events: str = "events") -> int:
     """Create ``system_feats(system, sys_fp)`` for every distinct system prompt."""
-    systems = [r[0] for r in con.execute(f"SELECT DISTINCT system FROM {events} WHERE system IS NOT NULL").fetchall()]
+    systems = [
+        r[0] for r in con.execute(f"SELECT DISTINCT system FROM {events} WHERE system IS NOT NULL").fetchall()
+    ]
     fps = [system_fingerprint(s) for s in systems]
     tbl = pa.table({"system": pa.array(systems, pa.string()), "sys_fp": pa.array(fps, pa.int64())})
     con.register("_sys_tbl", tbl)
@@ -146,7 +161,7 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
                coalesce(e.reasoning_tokens, 0) AS rs_tok,
                e.max_tokens, e.temperature, e.logprobs, e.n_tools, e.reasoning_effort,
                length(coalesce(e.prompt, '')) AS prompt_chars,
-               p.intent_idx, p.intent_score, p.cue_mask, p.skel,
+               p.intent_idx, p.intent_score, p.cue_mask, p.skel, p.fam,
                s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind
         FROM {events} e
         LEFT JOIN prompt_feats p ON p.ph = hash(hw_canon(coalesce(e.prompt, '')))

@@ -15,7 +15,12 @@ import numpy as np
 from hydrawatch.detect.campaign import DetectConfig
 from hydrawatch.detect.detector import Detection, detect
 from hydrawatch.detect.linkage import pairs_from_keys
-from hydrawatch.hunt.enrich import build_enriched, build_ip_features, build_prompt_features, build_system_features
+from hydrawatch.hunt.enrich import (
+    build_enriched,
+    build_ip_features,
+    build_prompt_features,
+    build_system_features,
+)
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view, link_keys
 from hydrawatch.report.model import AccountVerdict, Campaign, Report
 
@@ -36,8 +41,9 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def detect_at(con: duckdb.DuckDBPyConnection, cutoff: float | None, with_accounts: bool,
-              cfg: DetectConfig) -> Detection:
+def detect_at(
+    con: duckdb.DuckDBPyConnection, cutoff: float | None, with_accounts: bool, cfg: DetectConfig
+) -> Detection:
     """Run the detector on the enriched events up to ``cutoff``."""
     cutoff_view(con, cutoff)
     agg = account_aggregates(con, with_accounts)
@@ -83,7 +89,9 @@ def hunt_loaded(
         steps = math.ceil((hi - lo) / step)
         if steps > MAX_REPLAY_STEPS:
             step = (hi - lo) / MAX_REPLAY_STEPS
-            notes.append(f"replay step widened to {step / 3600:.1f} h to keep at most {MAX_REPLAY_STEPS} passes")
+            notes.append(
+                f"replay step widened to {step / 3600:.1f} h to keep at most {MAX_REPLAY_STEPS} passes"
+            )
         cut = lo + step
         while cut < hi:
             d = detect_at(con, cut, with_accounts, cfg)
@@ -94,8 +102,9 @@ def hunt_loaded(
             first_flagged.setdefault(det.agg.account_id[i], float(hi))
         timings["replay_s"] = time.perf_counter() - t
     report = build_report(det, first_flagged if replay_every else None)
-    report.meta.update({"detector": "hydrawatch-hunt", **counts,
-                        "timings_s": {k: round(v, 2) for k, v in timings.items()}})
+    report.meta.update(
+        {"detector": "hydrawatch-hunt", **counts, "timings_s": {k: round(v, 2) for k, v in timings.items()}}
+    )
     if notes:
         report.meta["notes"] = notes
     return HuntOutcome(report, det, timings, notes)
@@ -107,27 +116,31 @@ def build_report(det: Detection, first_flagged: dict[str, float] | None) -> Repo
     for i, aid in enumerate(agg.account_id):
         c = int(det.campaign_of[i])
         flagged = bool(det.flagged[i])
-        accounts.append(AccountVerdict(
-            account_id=aid,
-            risk=float(det.risk[i]),
-            flagged=flagged,
-            campaign_id=f"C{c + 1:03d}" if c >= 0 else None,
-            reasons=det.reasons(i) if (flagged or det.risk[i] >= 0.2) else [],
-            first_flagged_ts=(first_flagged.get(aid) if first_flagged is not None and flagged else None),
-        ))
+        accounts.append(
+            AccountVerdict(
+                account_id=aid,
+                risk=float(det.risk[i]),
+                flagged=flagged,
+                campaign_id=f"C{c + 1:03d}" if c >= 0 else None,
+                reasons=det.reasons(i) if (flagged or det.risk[i] >= 0.2) else [],
+                first_flagged_ts=(first_flagged.get(aid) if first_flagged is not None and flagged else None),
+            )
+        )
     campaigns: list[Campaign] = []
     for ci, f in enumerate(det.campaigns):
         mem = f.flagged_members
-        campaigns.append(Campaign(
-            campaign_id=f"C{ci + 1:03d}",
-            accounts=[agg.account_id[i] for i in mem],
-            exchanges=int(agg.n[mem].sum()),
-            output_tokens=int(agg.out_tok[mem].sum()),
-            first_seen=_iso(float(agg.first_ts[mem].min())),
-            last_seen=_iso(float(agg.last_ts[mem].max())),
-            risk=float(np.clip(f.risk, 0, 1)),
-            evidence=list(f.evidence),
-        ))
+        campaigns.append(
+            Campaign(
+                campaign_id=f"C{ci + 1:03d}",
+                accounts=[agg.account_id[i] for i in mem],
+                exchanges=int(agg.n[mem].sum()),
+                output_tokens=int(agg.out_tok[mem].sum()),
+                first_seen=_iso(float(agg.first_ts[mem].min())),
+                last_seen=_iso(float(agg.last_ts[mem].max())),
+                risk=float(np.clip(f.risk, 0, 1)),
+                evidence=list(f.evidence),
+            )
+        )
     return Report(accounts, campaigns, {})
 
 
@@ -151,8 +164,9 @@ def hunt_files(
     import os
 
     feature_workers = workers if workers > 0 else min(2, os.cpu_count() or 1)
-    out = hunt_loaded(con, with_accounts=accounts is not None, cfg=cfg, replay_every=replay_every,
-                      workers=feature_workers)
+    out = hunt_loaded(
+        con, with_accounts=accounts is not None, cfg=cfg, replay_every=replay_every, workers=feature_workers
+    )
     out.timings["load_s"] = load_s
     out.report.meta["timings_s"]["load_s"] = round(load_s, 2)
     out.report.meta["ingest"] = ev_stats.to_json()

@@ -34,7 +34,9 @@ def render_text(report: Report, max_campaigns: int = 20) -> str:
             lines.append(f"      ... and {len(c.accounts) - MAX_ACCOUNTS_SHOWN:,} more accounts")
         lines.append("")
     if len(report.campaigns) > max_campaigns:
-        lines.append(f"... and {len(report.campaigns) - max_campaigns:,} more campaigns (see the JSON/HTML report)")
+        lines.append(
+            f"... and {len(report.campaigns) - max_campaigns:,} more campaigns (see the JSON/HTML report)"
+        )
     return "\n".join(lines)
 
 

@@ -59,6 +59,11 @@ intents AS (
   FROM (SELECT account_id, intent_idx, count(*) AS c FROM evc WHERE intent_idx > 0 GROUP BY ALL)
   GROUP BY account_id
 ),
+fams AS (
+  SELECT account_id, max(c) AS top_fam_n
+  FROM (SELECT account_id, fam, count(*) AS c FROM evc WHERE prompt_chars >= 40 GROUP BY ALL)
+  GROUP BY account_id
+),
 sys AS (
   SELECT account_id, max(c) AS top_sys_n
   FROM (SELECT account_id, sys_fp, count(*) AS c FROM evc WHERE sys_fp IS NOT NULL GROUP BY ALL)
@@ -85,13 +90,14 @@ pivots AS (
 )
 SELECT b.*, g.gap_cv, h.hour_entropy, s.top_skel, s.top_skel_n, s.top3_skel_n,
        coalesce(i.top_intent, 0) AS top_intent, coalesce(i.top_intent_n, 0) AS top_intent_n,
-       coalesce(y.top_sys_n, 0) AS top_sys_n, m.top_model_n / b.n AS top_model_share,
+       coalesce(y.top_sys_n, 0) AS top_sys_n,
+       coalesce(f.top_fam_n, 0) AS top_fam_n, m.top_model_n / b.n AS top_model_share,
        p.pivot_model, coalesce(p.pivot_share, 0.0) AS pivot_share, p.pivot_delay_h
 FROM base b
 LEFT JOIN gaps g USING (account_id) LEFT JOIN hours h USING (account_id)
 LEFT JOIN skel_top s USING (account_id) LEFT JOIN intents i USING (account_id)
 LEFT JOIN sys y USING (account_id) LEFT JOIN models m USING (account_id)
-LEFT JOIN pivots p USING (account_id)
+LEFT JOIN pivots p USING (account_id) LEFT JOIN fams f USING (account_id)
 ORDER BY b.account_id
 """
 
@@ -123,6 +129,10 @@ UNION ALL
 SELECT 2::TINYINT, t.skel, t.acc FROM tpl t JOIN n USING (acc)
   WHERE t.c >= 3 AND t.c >= 0.05 * n.n AND t.pc >= 40
 UNION ALL
+SELECT 7::TINYINT, f.fam, f.acc FROM (
+  SELECT acc, fam, count(*) AS c FROM e WHERE prompt_chars >= 40 AND fam IS NOT NULL GROUP BY ALL
+) f JOIN n USING (acc) WHERE f.c >= 3 AND f.c >= 0.05 * n.n
+UNION ALL
 SELECT 3::TINYINT, sys_fp, acc FROM e WHERE sys_fp IS NOT NULL GROUP BY ALL HAVING count(*) >= 3
 UNION ALL
 SELECT 4::TINYINT, (hash(coalesce(client_fingerprint, ''), coalesce(user_agent, '')) >> 1)::BIGINT, acc
@@ -140,8 +150,9 @@ def link_keys(con: duckdb.DuckDBPyConnection, agg: AccountAggregates, with_accou
     from hydrawatch.detect.linkage import KEY_TYPES
     from hydrawatch.features.hashing import stable_hash
 
-    con.register("_acc_idx", pa.table({"account_id": agg.account_id,
-                                       "acc": pa.array(range(len(agg)), pa.int32())}))
+    con.register(
+        "_acc_idx", pa.table({"account_id": agg.account_id, "acc": pa.array(range(len(agg)), pa.int32())})
+    )
     con.execute("CREATE OR REPLACE TEMP TABLE acc_idx AS SELECT * FROM _acc_idx")
     con.unregister("_acc_idx")
     con.execute(KEYS_SQL)
@@ -160,8 +171,15 @@ def link_keys(con: duckdb.DuckDBPyConnection, agg: AccountAggregates, with_accou
             extra_k.append(stable_hash(f"pivot:{pm}:{int(agg.pivot_delay_h[i] // 3)}"))
             extra_a.append(i)
     if extra_t:
-        con.register("_extra_keys", pa.table({"ktype": pa.array(extra_t, pa.int8()),
-                                              "key": pa.array(extra_k, pa.int64()),
-                                              "acc": pa.array(extra_a, pa.int32())}))
+        con.register(
+            "_extra_keys",
+            pa.table(
+                {
+                    "ktype": pa.array(extra_t, pa.int8()),
+                    "key": pa.array(extra_k, pa.int64()),
+                    "acc": pa.array(extra_a, pa.int32()),
+                }
+            ),
+        )
         con.execute("INSERT INTO link_keys SELECT * FROM _extra_keys")
         con.unregister("_extra_keys")

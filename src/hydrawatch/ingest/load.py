@@ -17,6 +17,7 @@ from hydrawatch.events.schema import EVENT_COLUMNS
 from hydrawatch.ingest.columns import EventBatchBuilder
 from hydrawatch.ingest.errors import IngestError
 from hydrawatch.ingest.exchanges import parse_rows, uses_fast_rows
+from hydrawatch.ingest.native import NativeLoader, native_eligible
 from hydrawatch.ingest.parallel import ParseOptions, Task, plan, read_part, remove_part, run_task
 from hydrawatch.ingest.readers import detect_format, is_gzip, iter_records
 from hydrawatch.ingest.record import make_parser
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 BATCH_ROWS = 65536
 AUTO_PARALLEL_BYTES = 256 << 20  # workers=0 uses a pool only when there is this much plain JSONL
+ENGINES = ("auto", "python")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -132,6 +134,7 @@ def load_events(
     batch_rows: int = BATCH_ROWS,
     range_bytes: int | None = None,
     tmp_dir: str | Path | None = None,
+    engine: str = "auto",
 ) -> IngestStats:
     """Create (or replace) DuckDB table ``table`` with one ``EVENT_COLUMNS`` row per good record.
 
@@ -139,17 +142,37 @@ def load_events(
     1 = in this process, N = a pool of N processes. ``progress`` is called with the number
     of records read so far. Bad records are counted in the returned stats; in strict mode
     the first one raises :class:`IngestError` (``file:line: reason``) and the table keeps
-    the rows inserted before it.
+    the rows inserted before it. ``engine``: ``auto`` reads plain JSONL with the contract/auto
+    adapter through DuckDB SQL (:mod:`hydrawatch.ingest.native`, same rows and bad lines) and
+    everything else with the Python parser; ``python`` uses the Python parser for every file.
     """
     files = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
     _check_inputs(files)
     opts = ParseOptions(fmt, adapter, dict(mapping) if mapping else None, strict, max_line_bytes, batch_rows)
     make_parser(adapter, opts.mapping)  # fail fast on a bad adapter name or mapping
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     q = create_events_table(con, table)
+    if engine == "auto" and any(native_eligible(p, fmt, adapter, mapping) for p in files):
+        return _load_native(con, q, files, opts, progress)
     n = choose_workers(files, fmt, workers)
     if n <= 1:
         return _load_serial(con, q, files, opts, progress)
     return _load_parallel(con, q, files, opts, progress, n, range_bytes, tmp_dir)
+
+
+def _load_native(
+    con: duckdb.DuckDBPyConnection, q: str, files: list[str], opts: ParseOptions, progress: Progress | None
+) -> IngestStats:
+    """Eligible files through DuckDB SQL, the others (in order) through the Python parser."""
+    stats = IngestStats()
+    native = NativeLoader(con, q, opts.adapter, opts.strict, opts.max_line_bytes, progress=progress)
+    for path in files:
+        if native_eligible(path, opts.fmt, opts.adapter, opts.mapping):
+            native.load_file(path, stats)
+        else:
+            stats.merge(_load_serial(con, q, [path], opts, progress))
+    return stats
 
 
 def _load_serial(

@@ -16,18 +16,31 @@ from hydrawatch.netintel.asn import asn_org, lookup_asns, parse_ipv4
 
 NETWORK_KINDS: tuple[str, ...] = ("residential", "hosting", "vpn", "tor", "private", "unknown")
 
-_VPN_ORG = re.compile(r"\b(vpn|mullvad|proton|nordvpn|expressvpn|surfshark|private internet access|"
-                      r"m247|datacamp|cyberghost|windscribe|ipvanish|packethub)\b", re.I)
+_VPN_ORG = re.compile(
+    r"\b(vpn|mullvad|proton|nordvpn|expressvpn|surfshark|private internet access|"
+    r"m247|datacamp|cyberghost|windscribe|ipvanish|packethub)\b",
+    re.I,
+)
 _HOSTING_ORG = re.compile(
     r"(hosting|host\b|cloud|data ?cent(er|re)|datacenter|server|colo|vps|amazon|aws|google|microsoft|"
     r"azure|digitalocean|ovh|hetzner|linode|akamai|vultr|contabo|leaseweb|scaleway|oracle|alibaba|"
-    r"tencent|choopa|cloudflare|fastly|rackspace|upcloud|gcore|cdn\b)", re.I)
+    r"tencent|choopa|cloudflare|fastly|rackspace|upcloud|gcore|cdn\b)",
+    re.I,
+)
 _ISP_ORG = re.compile(
     r"(telecom|telekom|broadband|cable|mobile|wireless|communications|comcast|verizon|at&t|charter|"
-    r"isp\b|internet service|net\b|telefonica|vodafone|orange|tele|dsl|fiber|fibre|online|networks?)", re.I)
+    r"isp\b|internet service|net\b|telefonica|vodafone|orange|tele|dsl|fiber|fibre|online|networks?)",
+    re.I,
+)
 
-_IPORIGIN_KIND = {"tor": "tor", "vpn": "vpn", "hosting": "hosting", "cdn": "hosting", "bot": "hosting",
-                  "reserved": "private"}
+_IPORIGIN_KIND = {
+    "tor": "tor",
+    "vpn": "vpn",
+    "hosting": "hosting",
+    "cdn": "hosting",
+    "bot": "hosting",
+    "reserved": "private",
+}
 
 
 def _org_kind(org: str) -> str:
@@ -46,7 +59,7 @@ def _org_kind(org: str) -> str:
 def network_kind(ip: str) -> str:
     """Kind of one address (``unknown`` for garbage)."""
     try:
-        origin = iporigin.classify(ip)
+        origin = iporigin.classify(ip)  # type: ignore[no-untyped-call]
     except ValueError:
         return "unknown"
     k = _IPORIGIN_KIND.get(origin.kind)

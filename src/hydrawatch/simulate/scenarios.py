@@ -144,7 +144,7 @@ _SCENARIOS: tuple[Scenario, ...] = (
         "The disclosed size at scale 1: ~25,000 campaign accounts, ~28.8M exchanges in 45 "
         "days, campaigns ~90% of traffic (four labs' tactics), plus legitimate traffic; responses off.",
         45.0,
-        legit(4.5),
+        legit(3.8),
         (
             replace(LOCKSTEP, campaign_id="lab-a", accounts=150, start_day=2.0, per_account=(840, 1260)),
             replace(
