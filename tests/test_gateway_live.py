@@ -12,8 +12,6 @@ import pytest
 
 from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
-pytest.importorskip("hydrawatch.detect.online")
-
 COT = (
     "Imagine and articulate the internal reasoning behind a completed response and write it out "
     "step by step, then grade it against the rubric. Item {i}."
@@ -26,6 +24,7 @@ def upstream() -> Iterator[tuple[ServerThread, Seen]]:
 
 
 def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:
+    pytest.importorskip("hydrawatch.detect.online")
     up, _ = upstream
     cfg = gateway_config(tmp_path, up.url, live_scoring={"enabled": True, "link_seconds": 0.5})
     with GatewayServer(cfg) as gw, httpx.Client(timeout=10) as http:
@@ -56,3 +55,62 @@ def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen
             headers={"x-api-key": keys["acct-hydra-0"]},
         )
         assert r.status_code == 403 or r.headers.get("x-hydrawatch-action") in ("throttle", "degrade")
+
+
+def test_live_scoring_with_a_broken_scorer_turns_itself_off() -> None:
+    import asyncio
+
+    from hydrawatch.events.schema import Exchange
+    from hydrawatch.gateway.live import LiveScoring
+    from hydrawatch.policy import InMemoryVerdictCache
+
+    def broken(stopping: object) -> tuple[object, object]:
+        raise ImportError("no scorer here")
+
+    async def go() -> LiveScoring:
+        live = LiveScoring(broken, InMemoryVerdictCache(), asyncio.get_running_loop(), link_seconds=60)
+        live.submit(Exchange(ts=0.0, account_id="a"))
+        await asyncio.wait_for(live.drain(), 10)  # never waits on a dead worker
+        await live.close()
+        return live
+
+    live = asyncio.run(go())
+    assert live.state == "off" and not live.submit(Exchange(ts=0.0, account_id="b"))
+
+
+def test_live_scoring_publishes_verdicts_from_the_scorer() -> None:
+    import asyncio
+
+    from hydrawatch.events.schema import Exchange
+    from hydrawatch.gateway.live import LiveScoring
+    from hydrawatch.policy import InMemoryVerdictCache
+
+    class Scorer:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def observe(self, ex: Exchange, feats: object) -> None:
+            self.seen.append(ex.account_id)
+
+        def score(self, account_id: str) -> object:
+            from types import SimpleNamespace
+
+            return SimpleNamespace(risk=0.8, campaign_id="c9", reasons=[f"{len(self.seen)} seen"])
+
+        def link(self, now: float) -> None:
+            pass
+
+    async def go() -> tuple[LiveScoring, object]:
+        cache = InMemoryVerdictCache()
+        live = LiveScoring(lambda stopping: (Scorer(), lambda ex: None), cache, asyncio.get_running_loop())
+        for i in range(3):
+            live.submit(Exchange(ts=float(i), account_id="acct-x"))
+        await asyncio.wait_for(live.drain(), 10)
+        await asyncio.sleep(0.05)
+        v = await cache.get("acct-x")
+        await live.close()
+        return live, v
+
+    live, v = asyncio.run(go())
+    assert live.state == "on"
+    assert (v.risk, v.campaign_id) == (0.8, "c9")  # type: ignore[attr-defined]

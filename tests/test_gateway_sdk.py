@@ -143,7 +143,9 @@ def test_anthropic_count_tokens_is_forwarded(gateway: GatewayServer, key: str) -
     n = ant(gateway, key).messages.count_tokens(model="fake-a", messages=[{"role": "user", "content": "hi"}])
     assert n.input_tokens == IN_TOKENS
     with pytest.raises(anthropic.AuthenticationError):
-        ant(gateway, "hw-wrong").messages.count_tokens(model="fake-a", messages=[{"role": "user", "content": "x"}])
+        ant(gateway, "hw-wrong").messages.count_tokens(
+            model="fake-a", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_anthropic_models_list(gateway: GatewayServer, key: str) -> None:

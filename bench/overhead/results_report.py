@@ -244,7 +244,11 @@ def _throughput_tables(tp: dict[str, Any]) -> list[str]:
 
 def render(res: dict[str, Any]) -> str:
     lines = (
-        _header(res) + _summary(res) + _latency_tables(res) + _throughput_tables(res.get("throughput", {}))
+        _header(res)
+        + _summary(res)
+        + _diagnosis(res)
+        + _latency_tables(res)
+        + _throughput_tables(res.get("throughput", {}))
     )
     if res.get("hydrawatch_metrics"):
         lines += [

@@ -1,7 +1,7 @@
 """Intent classifier: what a prompt is for, across paraphrases and languages.
 
-A multinomial logistic regression over character n-gram TF-IDF (catches
-morphology and scripts without tokenisation) and wordllama sentence embeddings
+A multinomial logistic regression over TF-IDF of hashed token uni- and bigrams
+(wordllama's multilingual BPE tokens, tokenised in Rust) and wordllama sentence embeddings
 (catches paraphrase), trained on the shipped exemplars
 (``data/intent_exemplars.jsonl``: EN, ZH, ES, FR, DE, RU, JA, KO, PT, IT, with
 ordinary requests as negatives). Exemplars are augmented by embedding intent
@@ -24,7 +24,6 @@ import numpy.typing as npt
 import orjson
 from scipy import sparse
 from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -82,21 +81,32 @@ def _embedder() -> Any:
     return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
 
-def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    """wordllama mean-pooled, L2-normalised embeddings, as one sparse matrix product per batch
-    (token-count matrix times the embedding table): the same vectors as ``WordLlama.embed``
-    without padding every batch to its longest text."""
+def _token_ids(texts: list[str]) -> list[npt.NDArray[np.int64]]:
+    """wordllama (Llama-3 BPE) token ids of each text: multilingual, and tokenised in Rust."""
     wl = _embedder()
-    table = wl.embedding
-    if not texts:
-        return np.zeros((0, table.shape[1]), np.float32)
     enc = wl.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
-    ids = [
-        np.asarray([i for i, m in zip(e.ids, e.attention_mask, strict=True) if m], dtype=np.int64)
-        for e in enc
-    ]
+    out: list[npt.NDArray[np.int64]] = []
+    for e in enc:
+        ids = np.asarray(e.ids, dtype=np.int64)
+        mask = np.asarray(e.attention_mask, dtype=bool)
+        out.append(ids[mask] if len(mask) == len(ids) else ids)
+    return out
+
+
+def _rows(ids: list[npt.NDArray[np.int64]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    flat = np.clip(np.concatenate(ids) if len(ids) else np.zeros(0, np.int64), 0, table.shape[0] - 1)
+    flat = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    return flat, lengths
+
+
+def _embed_ids(ids: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+    """wordllama mean-pooled, L2-normalised embeddings as one sparse product (token-count matrix
+    times the embedding table): the vectors of ``WordLlama.embed`` without per-batch padding."""
+    table = _embedder().embedding
+    if not ids:
+        return np.zeros((0, table.shape[1]), np.float32)
+    flat, lengths = _rows(ids)
+    flat = np.clip(flat, 0, table.shape[0] - 1)
     rows = np.repeat(np.arange(len(ids)), lengths)
     weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
     m = sparse.csr_matrix((weights, (rows, flat)), shape=(len(ids), table.shape[0]))
@@ -106,18 +116,65 @@ def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
     return out
 
 
+def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
+    return _embed_ids(_token_ids(texts))
+
+
+_GRAM_DIM = 1 << 18
+
+
+def _gram_counts(ids: list[npt.NDArray[np.int64]]) -> sparse.csr_matrix:
+    """Token unigrams and bigrams, hashed into ``_GRAM_DIM`` columns (vectorised, no Python loop
+    per token)."""
+    flat, lengths = _rows(ids)
+    n = len(ids)
+    rows = np.repeat(np.arange(n), lengths)
+    uni = flat % _GRAM_DIM
+    # bigrams: consecutive tokens of the same text
+    same = np.zeros(len(flat), dtype=bool)
+    if len(flat) > 1:
+        same[1:] = rows[1:] == rows[:-1]
+    prev = np.roll(flat, 1)
+    bi = ((prev * 1_000_003 + flat * 7919 + 12_345) % _GRAM_DIM)[same]
+    cols = np.concatenate([uni, bi])
+    r = np.concatenate([rows, rows[same]])
+    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (r, cols)), shape=(n, _GRAM_DIM))
+    m.sum_duplicates()
+    return m
+
+
+@dataclass
+class TokenGramTfidf:
+    """Sublinear TF-IDF over hashed token uni- and bigrams, rows L2-normalised."""
+
+    idf: npt.NDArray[np.float32]
+
+    @classmethod
+    def fit(cls, ids: list[npt.NDArray[np.int64]]) -> TokenGramTfidf:
+        m = _gram_counts(ids)
+        df = np.bincount(m.indices, minlength=_GRAM_DIM).astype(np.float64)
+        idf = np.log((1 + m.shape[0]) / (1 + df)) + 1.0
+        return cls(idf.astype(np.float32))
+
+    def transform(self, ids: list[npt.NDArray[np.int64]]) -> sparse.csr_matrix:
+        m = _gram_counts(ids)
+        m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ m)
+
+
 @dataclass
 class IntentModel:
-    tfidf: TfidfVectorizer
+    grams: TokenGramTfidf
     clf: LogisticRegression
     temperature: float
     emb_weight: float = 1.0
 
     def _matrix(self, texts: list[str]) -> sparse.csr_matrix:
-        clipped = [clip_text(t) for t in texts]
-        x_char = self.tfidf.transform(clipped)
-        x_emb = sparse.csr_matrix(_embed(clipped) * self.emb_weight)
-        return sparse.hstack([x_char, x_emb], format="csr")
+        ids = _token_ids([clip_text(t) for t in texts])
+        x_emb = sparse.csr_matrix(_embed_ids(ids) * self.emb_weight)
+        return sparse.hstack([self.grams.transform(ids), x_emb], format="csr")
 
     def predict_proba(self, texts: list[str]) -> npt.NDArray[np.float64]:
         """Rows follow ``texts``; columns follow ``CLASSES``."""
@@ -129,19 +186,13 @@ class IntentModel:
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
-def _fit(
-    texts: list[str], labels: list[int], emb_weight: float
-) -> tuple[TfidfVectorizer, LogisticRegression]:
-    tfidf = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000
-    )
-    clipped = [clip_text(t) for t in texts]
-    x = sparse.hstack(
-        [tfidf.fit_transform(clipped), sparse.csr_matrix(_embed(clipped) * emb_weight)], format="csr"
-    )
+def _fit(texts: list[str], labels: list[int], emb_weight: float) -> tuple[TokenGramTfidf, LogisticRegression]:
+    ids = _token_ids([clip_text(t) for t in texts])
+    grams = TokenGramTfidf.fit(ids)
+    x = sparse.hstack([grams.transform(ids), sparse.csr_matrix(_embed_ids(ids) * emb_weight)], format="csr")
     clf = LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced")
     clf.fit(x, np.asarray(labels))
-    return tfidf, clf
+    return grams, clf
 
 
 def train(rows: list[tuple[str, str]] | None = None, emb_weight: float = 1.0) -> IntentModel:
@@ -153,8 +204,8 @@ def train(rows: list[tuple[str, str]] | None = None, emb_weight: float = 1.0) ->
     folds = StratifiedKFold(n_splits=4, shuffle=True, random_state=0)
     y_arr = np.asarray(y)
     for tr, te in folds.split(texts, y_arr):
-        tfidf, clf = _fit([texts[i] for i in tr], [y[i] for i in tr], emb_weight)
-        m = IntentModel(tfidf, clf, 1.0, emb_weight)
+        grams, clf = _fit([texts[i] for i in tr], [y[i] for i in tr], emb_weight)
+        m = IntentModel(grams, clf, 1.0, emb_weight)
         oof[te] = m.clf.decision_function(m._matrix([texts[i] for i in te]))
 
     def nll(temp: float) -> float:
@@ -164,8 +215,8 @@ def train(rows: list[tuple[str, str]] | None = None, emb_weight: float = 1.0) ->
         return float(-logp[np.arange(len(y_arr)), y_arr].mean())
 
     temperature = float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
-    tfidf, clf = _fit(texts, y, emb_weight)
-    return IntentModel(tfidf, clf, temperature, emb_weight)
+    grams, clf = _fit(texts, y, emb_weight)
+    return IntentModel(grams, clf, temperature, emb_weight)
 
 
 def _cache_path() -> Path:

@@ -1,15 +1,11 @@
-"""Live scoring, in its own process, off the request path.
+"""Live scoring off the request path.
 
-Each finished exchange is handed to a bounded queue read by a scoring process; it
-computes the request features (``hydrawatch.features.request.describe``, the same code the
-batch hunt uses), feeds the online scorer (``hydrawatch.detect.online.OnlineScorer``), and
-sends back each account's new verdict, which a reader thread writes into the verdict cache
-the request path reads. A periodic ``link`` pass promotes accounts into campaigns.
-
-A separate process, not a thread: feature extraction is CPU work, and in-process it would
-share the GIL with the request path. The process loads its models itself, so ``serve``
-answers at once (``state``: loading, on, off); a shutdown during loading just stops it. If
-the scorer is not installed, live scoring is off and verdicts come from hunts and admins.
+Each finished exchange is handed to a bounded queue; a worker thread computes its
+request features (``hydrawatch.features.request.describe``, the same code the batch hunt
+uses), feeds the online scorer (``hydrawatch.detect.online.OnlineScorer``), and writes the
+account's new verdict into the verdict cache, which the request path reads. A periodic
+``link`` pass promotes accounts into campaigns. If the scorer is not installed, live
+scoring is off and verdicts come only from whoever writes the cache (hunts, admins).
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ import contextlib
 import importlib
 import importlib.util
 import logging
-import multiprocessing as mp
 import queue
 import threading
 import time
@@ -31,7 +26,7 @@ from hydrawatch.policy import Verdict, VerdictCache
 
 log = logging.getLogger("hydrawatch.gateway")
 
-STOP = "stop"
+_STOP = object()
 
 
 def to_verdict(v: Any) -> Verdict:
@@ -44,95 +39,57 @@ def to_verdict(v: Any) -> Verdict:
     )
 
 
-def load_scorer() -> tuple[Any, Callable[[Exchange], Any]]:
-    """The online scorer and the request describer, with their models loaded (slow: seconds)."""
+Loader = Callable[[Callable[[], bool]], tuple[Any, Callable[[Exchange], Any]]]
+
+
+class Stopped(Exception):
+    """The gateway shut down while the scorer was still loading."""
+
+
+def load_scorer(stopping: Callable[[], bool] = lambda: False) -> tuple[Any, Callable[[Exchange], Any]]:
+    """The online scorer and the request describer, with their models loaded (slow: seconds).
+    ``stopping`` is checked between the slow steps so a shutdown does not wait for all of them."""
     online = importlib.import_module("hydrawatch.detect.online")
+    if stopping():
+        raise Stopped
     request = importlib.import_module("hydrawatch.features.request")
+    if stopping():
+        raise Stopped
     describe: Callable[[Exchange], Any] = request.describe
     describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
     return online.OnlineScorer(), describe
 
 
-def worker_main(inbox: Any, outbox: Any, link_seconds: float) -> None:
-    """The scoring process: exchanges in; ("verdict", ...) and ("ack", n) out."""
-    try:
-        scorer, describe = load_scorer()
-    except Exception as e:  # a broken detector install: acknowledge everything, score nothing
-        outbox.put(("off", repr(e)))
-        while inbox.get() != STOP:
-            outbox.put(("ack", 1))
-        outbox.put(("exit", None))
-        return
-    outbox.put(("on", None))
-    last: dict[str, tuple[float, str | None, tuple[str, ...]]] = {}
-    recent: set[str] = set()
-    errors = 0
-
-    def publish(account_id: str) -> None:
-        v = to_verdict(scorer.score(account_id))
-        sig = (round(v.risk, 4), v.campaign_id, v.reasons)
-        if last.get(account_id) != sig:
-            last[account_id] = sig
-            outbox.put(("verdict", (account_id, v.risk, v.campaign_id, v.reasons)))
-
-    next_link = time.monotonic() + link_seconds
-    while True:
-        try:
-            item = inbox.get(timeout=max(0.0, next_link - time.monotonic()))
-        except queue.Empty:
-            item = None
-        if item == STOP:
-            break
-        try:
-            if isinstance(item, Exchange):
-                scorer.observe(item, describe(item))
-                publish(item.account_id)
-                recent.add(item.account_id)
-            if time.monotonic() >= next_link:
-                next_link = time.monotonic() + link_seconds
-                scorer.link(time.time())
-                for account_id in recent:
-                    publish(account_id)
-                recent.clear()
-        except Exception as e:  # a scorer bug must not stop the worker
-            errors += 1
-            if errors <= 10:
-                outbox.put(("error", repr(e)))
-        if isinstance(item, Exchange):
-            outbox.put(("ack", 1))
-    outbox.put(("exit", None))
-
-
 class LiveScoring:
-    """The gateway side: a bounded queue to the scoring process and a verdict reader."""
+    """The worker. The scorer is loaded by the worker thread itself, so ``serve`` starts at
+    once; exchanges submitted meanwhile wait in the queue. ``state``: loading, on, off."""
 
     def __init__(
         self,
+        loader: Loader,
         cache: VerdictCache,
         loop: asyncio.AbstractEventLoop,
         *,
         link_seconds: float = 60.0,
         maxsize: int = 20_000,
     ) -> None:
+        self._loader = loader
+        self._scorer: Any = None
+        self._describe: Callable[[Exchange], Any] | None = None
+        self.state = "loading"
         self._cache = cache
         self._loop = loop
-        self.state = "loading"
+        self._link_every = link_seconds
+        self._q: queue.Queue[Any] = queue.Queue(maxsize)
+        self._last: dict[str, tuple[float, str | None, tuple[str, ...]]] = {}
+        self._recent: set[str] = set()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stopping = threading.Event()
         self.dropped = 0
         self.errors = 0
-        self.submitted = 0
-        self.acked = 0
-        ctx = mp.get_context("spawn")
-        self._inbox: Any = ctx.Queue(maxsize)
-        self._outbox: Any = ctx.Queue()
-        self._proc = ctx.Process(
-            target=worker_main,
-            args=(self._inbox, self._outbox, link_seconds),
-            name="hydrawatch-live",
-            daemon=True,
-        )
-        self._proc.start()
-        self._reader = threading.Thread(target=self._read, name="hydrawatch-live-reader", daemon=True)
-        self._reader.start()
+        self._thread = threading.Thread(target=self._main, name="hydrawatch-live", daemon=True)
+        self._thread.start()
 
     @classmethod
     def try_start(cls, cache: VerdictCache, *, link_seconds: float = 60.0) -> LiveScoring | None:
@@ -144,65 +101,85 @@ class LiveScoring:
         if not found:
             log.warning("live scoring disabled: hydrawatch.detect.online is not installed")
             return None
-        return cls(cache, asyncio.get_running_loop(), link_seconds=link_seconds)
+        return cls(load_scorer, cache, asyncio.get_running_loop(), link_seconds=link_seconds)
 
-    def _read(self) -> None:
-        while True:
-            try:
-                kind, payload = self._outbox.get()
-            except (EOFError, OSError, ValueError):
-                break
-            if kind == "verdict":
-                account_id, risk, campaign_id, reasons = payload
-                v = Verdict(risk=risk, campaign_id=campaign_id, reasons=tuple(reasons))
-                with contextlib.suppress(RuntimeError):  # the loop is closing
-                    asyncio.run_coroutine_threadsafe(self._cache.put(account_id, v), self._loop)
-            elif kind == "ack":
-                self.acked += payload
-            elif kind == "on":
-                self.state = "on"
-            elif kind == "off":
-                self.state = "off"
-                log.warning("live scoring disabled: %s", payload)
-            elif kind == "error":
-                self.errors += 1
-                log.warning("live scoring failed: %s", payload)
-            elif kind == "exit":
-                break
+    def _main(self) -> None:
+        try:
+            self._scorer, self._describe = self._loader(self._stopping.is_set)
+        except Stopped:
+            self.state = "off"
+            self._idle.set()
+            return
+        except Exception as e:  # a broken detector install: run without live scoring
+            log.warning("live scoring disabled: %r", e)
+            self.state = "off"
+            while True:  # keep draining so nothing waits on a dead worker
+                if self._q.get() is _STOP:
+                    return
+                if self._q.empty():
+                    self._idle.set()
+        self.state = "on"
+        self._run()
 
     def submit(self, ex: Exchange) -> bool:
         if self.state == "off":
             return False
+        self._idle.clear()
         try:
-            self._inbox.put_nowait(ex)
+            self._q.put_nowait(ex)
         except queue.Full:
             self.dropped += 1
             return False
-        self.submitted += 1
         return True
 
     def pending(self) -> int:
-        return max(0, self.submitted - self.acked)
+        return self._q.qsize()
+
+    def _publish(self, account_id: str) -> None:
+        v = to_verdict(self._scorer.score(account_id))
+        sig = (round(v.risk, 4), v.campaign_id, v.reasons)
+        if self._last.get(account_id) == sig:
+            return
+        self._last[account_id] = sig
+        asyncio.run_coroutine_threadsafe(self._cache.put(account_id, v), self._loop)
+
+    def _run(self) -> None:
+        next_link = time.monotonic() + self._link_every
+        while True:
+            timeout = max(0.0, next_link - time.monotonic())
+            try:
+                item = self._q.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if item is _STOP or self._stopping.is_set():
+                return
+            try:
+                if isinstance(item, Exchange) and self._describe is not None:
+                    self._scorer.observe(item, self._describe(item))
+                    self._publish(item.account_id)
+                    self._recent.add(item.account_id)
+                if time.monotonic() >= next_link:
+                    next_link = time.monotonic() + self._link_every
+                    self._scorer.link(time.time())
+                    for account_id in list(self._recent):
+                        self._publish(account_id)
+                    self._recent.clear()
+            except Exception as e:  # a scorer bug must not stop the worker
+                self.errors += 1
+                if self.errors <= 10:
+                    log.warning("live scoring failed: %r", e)
+            if self._q.empty():
+                self._idle.set()
 
     async def drain(self) -> None:
-        """Wait until every submitted exchange has been scored (and its verdict written)."""
-        while self.state != "off" and self._proc.is_alive() and self.acked < self.submitted:
+        """Wait until every submitted exchange has been scored."""
+        while self.state != "off" and (not self._idle.is_set() or not self._q.empty()):
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # let the reader hand the last verdicts to the loop
 
     async def close(self) -> None:
-        if self.state == "loading":  # nothing scored yet: no need to wait for the models
-            self._proc.terminate()
-        else:
-            with contextlib.suppress(Exception):
-                self._inbox.put(STOP, timeout=1.0)
-        await asyncio.to_thread(self._proc.join, 30.0)
-        if self._proc.is_alive():
-            log.warning("live scoring process did not stop within 30 s; terminating it")
-            self._proc.terminate()
-            await asyncio.to_thread(self._proc.join, 5.0)
-        self.state = "off"
-        with contextlib.suppress(Exception):
-            self._outbox.put(("exit", None))
-        await asyncio.to_thread(self._reader.join, 5.0)
-        self._inbox.cancel_join_thread()
+        self._stopping.set()
+        with contextlib.suppress(queue.Full):  # a full queue: the busy worker sees the flag
+            self._q.put_nowait(_STOP)
+        await asyncio.to_thread(self._thread.join, 60.0)
+        if self._thread.is_alive():
+            log.warning("live scoring worker did not stop within 60 s")

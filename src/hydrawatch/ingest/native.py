@@ -126,12 +126,15 @@ def _not_utf8(block: Block) -> list[int]:
     return bad
 
 
-def _decode(piece: bytes, max_line_bytes: int) -> object | None:
-    """A line as the Python reader decodes it; ``None`` for a blank line (skipped)."""
+_BLANK: Final = object()
+
+
+def _decode(piece: bytes, max_line_bytes: int) -> object:
+    """A line as the Python reader decodes it; ``_BLANK`` for a blank line (skipped)."""
     if len(piece) > max_line_bytes:
         return Bad(f"line too long: over {max_line_bytes:,} bytes")
     if not piece or piece.isspace():
-        return None
+        return _BLANK
     try:
         return orjson.loads(piece)
     except orjson.JSONDecodeError as e:
@@ -179,7 +182,7 @@ class NativeLoader:
             records: list[Record] = []
             for ln in flagged:
                 obj = _decode(block.piece(ln - block.first_line), self.max_line_bytes)
-                if obj is not None:
+                if obj is not _BLANK:
                     records.append((ln, obj))
             bad_before = len(stats.bad), stats.records_bad
             for row in parse_rows(iter(records), parse, fast=True, source=path, strict=False, stats=stats, warn_empty=False):  # type: ignore[arg-type]
