@@ -266,3 +266,15 @@ def test_keys_cli_and_serve_from_the_same_directory(
 def test_serve_without_upstream_is_a_clear_error(tmp_path: Path) -> None:
     res = subprocess.run([str(BIN), "serve"], cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 1 and "no upstream" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_serve_reports_a_bad_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text("bands:\n  - {min: 0.0, max: 1.0, action: blok}\n")
+    (tmp_path / "gw.yaml").write_text(
+        "policy: policy.yaml\nupstreams: [{base_url: 'http://127.0.0.1:9/v1'}]\n"
+    )
+    res = subprocess.run(
+        [str(BIN), "serve", "--config", str(tmp_path / "gw.yaml")], capture_output=True, text=True
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "policy.yaml" in res.stderr and "blok" in res.stderr

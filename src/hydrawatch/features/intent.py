@@ -120,7 +120,7 @@ def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
     return _embed_ids(_token_ids(texts))
 
 
-_GRAM_DIM = 1 << 18
+_GRAM_DIM = 1 << 16
 
 
 def _gram_counts(ids: list[npt.NDArray[np.int64]]) -> sparse.csr_matrix:
@@ -190,7 +190,7 @@ def _fit(texts: list[str], labels: list[int], emb_weight: float) -> tuple[TokenG
     ids = _token_ids([clip_text(t) for t in texts])
     grams = TokenGramTfidf.fit(ids)
     x = sparse.hstack([grams.transform(ids), sparse.csr_matrix(_embed_ids(ids) * emb_weight)], format="csr")
-    clf = LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced")
+    clf = LogisticRegression(C=8.0, max_iter=300, tol=1e-3, class_weight="balanced")
     clf.fit(x, np.asarray(labels))
     return grams, clf
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -28,8 +29,6 @@ from hydrawatch.ingest.readers import Bad, Record, detect_format, is_gzip
 from hydrawatch.ingest.record import make_parser
 from hydrawatch.ingest.stats import IngestStats
 
-if TYPE_CHECKING:
-    import duckdb
 
 BLOCK_BYTES: Final = 32 << 20
 _BOM: Final = b"\xef\xbb\xbf"
@@ -171,6 +170,9 @@ class NativeLoader:
         con.register(_LINES, lines)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {sql}", {"source": path})
+        except duckdb.Error:  # a shape the SQL does not expect: the whole block goes to the Python parser
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT {_COLUMNS}, TRUE AS fb FROM {self.table} LIMIT 0")
+            con.execute(f"INSERT INTO {_ROWS} (line, fb) SELECT line, TRUE FROM {_LINES}")
         finally:
             con.unregister(_LINES)
         flagged = [int(r[0]) for r in con.execute(f"SELECT line FROM {_ROWS} WHERE fb ORDER BY line").fetchall()]

@@ -47,6 +47,7 @@ _PARAMS_STRUCT: Final = (
     '{"max_tokens":"JSON","temperature":"JSON","top_p":"JSON","n":"JSON","logprobs":"JSON",'
     '"top_logprobs":"JSON","stream":"JSON","tools":"JSON","reasoning_effort":"JSON","thinking":"JSON"}'
 )
+_PART_LIST: Final = '[{"type":"JSON","text":"JSON"}]'  # a string or non-object part: both NULL
 _THINKING_STRUCT: Final = '{"type":"JSON","budget_tokens":"JSON"}'
 _ISO: Final = (
     r"\d{4}-\d{2}-\d{2}[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
@@ -102,16 +103,16 @@ def _bool(x: str) -> tuple[str, str]:
 def _content(c: str) -> str:
     """Text of a message content (JSON text): a string, or a list of text parts joined by
     newlines (empty texts left out); NULL for any other shape (the Python parser decides)."""
-    n = f"json_array_length({c})"
-    texts = f"json_extract_string({c}, '$[*].text')"
-    kinds = _in(_TEXT_TYPES)[1:-1]
-    parts_ok = (
-        f"(len(json_type({c}, '$[*]')) = {n} AND list_has_all(['OBJECT'], json_type({c}, '$[*]'))"
-        f" AND len(json_type({c}, '$[*].text')) = {n} AND list_has_all(['VARCHAR'], json_type({c}, '$[*].text'))"
-        f" AND len(json_extract_string({c}, '$[*].type')) = {n}"
-        f" AND list_has_all([{kinds}], json_extract_string({c}, '$[*].type')))"
+    kinds = ", ".join(_lit(f'"{k}"') for k in sorted(_TEXT_TYPES))
+    parts = f"from_json({c}, '{_PART_LIST}')"
+    texts = (
+        f"list_transform({parts}, lambda q: CASE WHEN q.type IN ({kinds}) AND left(q.text, 1) = '\"'"
+        " THEN json_extract_string(q.text, '$') END)"
     )
-    joined = f"CASE WHEN {parts_ok} THEN array_to_string(list_filter({texts}, lambda t: t <> ''), chr(10)) END"
+    joined = (
+        f"CASE WHEN list_count({texts}) = json_array_length({c})"
+        f" THEN array_to_string(list_filter({texts}, lambda t: t <> ''), chr(10)) END"
+    )
     return f"CASE left({c}, 1) WHEN '\"' THEN {_str(c)} WHEN '[' THEN {joined} END"
 
 
@@ -122,7 +123,7 @@ def _iso_ts(s: str) -> str:
     zone = (
         f"CASE WHEN right({s}, 1) = 'Z' THEN 0 WHEN {zoned}"
         f" THEN (CASE substr({s}, -6, 1) WHEN '-' THEN -1 ELSE 1 END)"
-        f" * (CAST(substr({s}, -5, 2) AS BIGINT) * 3600 + CAST(substr({s}, -2, 2) AS BIGINT) * 60) * 1000000"
+        f" * (TRY_CAST(substr({s}, -5, 2) AS BIGINT) * 3600 + TRY_CAST(substr({s}, -2, 2) AS BIGINT) * 60) * 1000000"
         " ELSE 0 END"
     )
     body = f"CASE WHEN right({s}, 1) = 'Z' THEN {s}[:-2] WHEN {zoned} THEN {s}[:-7] ELSE {s} END"
@@ -169,6 +170,8 @@ def native_sql(lines: str) -> str:
     status, status_ok = _count("r.status", INT32_MAX)
     latency, latency_ok = _number("r.latency_ms")
     resp = "r.response"
+    # every key a distinct contract field with a value: no duplicate, unknown, null or adapter key
+    present = " + ".join(f"(r.{k} IS NOT NULL)::INTEGER" for k in (*_TOP, "messages"))
     ts_text, ts_num = _ts_parts("r.ts")
     return f"""
 WITH parsed AS (
@@ -177,9 +180,9 @@ WITH parsed AS (
 ), shaped AS (
   SELECT line, r, keys,
     r IS NOT NULL AND keys IS NOT NULL AND left(ltrim(raw, ' ' || chr(9) || chr(10) || chr(13)), 1) = '{{'
-      AND len(keys) = len(list_distinct(keys))
-      AND NOT list_has_any(keys, ['request', 'request_id'])
-      AND (r.messages IS NOT NULL OR NOT list_contains(keys, 'messages')) AS shape_ok,
+      AND (len(keys) = {present} OR (len(keys) = len(list_distinct(keys))
+        AND NOT list_has_any(keys, ['request', 'request_id'])
+        AND (r.messages IS NOT NULL OR NOT list_contains(keys, 'messages')))) AS shape_ok,
     list_transform(r.messages, lambda m: {{
       'role': CASE WHEN left(m.role, 1) = '"' THEN {_str('m.role')} END,
       'text': {_content('m.content')},
@@ -220,17 +223,17 @@ SELECT
   {max_tokens} AS max_tokens,
   {temperature} AS temperature,
   {top_p} AS top_p,
-  {n}::INTEGER AS n,
+  TRY_CAST({n} AS INTEGER) AS n,
   {logprobs} AS logprobs,
-  {top_lp}::INTEGER AS top_logprobs,
+  TRY_CAST({top_lp} AS INTEGER) AS top_logprobs,
   {stream} AS stream,
-  coalesce(json_array_length(p.tools), 0)::INTEGER AS n_tools,
+  coalesce(CASE WHEN left(p.tools, 1) = '[' THEN json_array_length(p.tools) END, 0)::INTEGER AS n_tools,
   nullif({_str('p.reasoning_effort')}, '') AS reasoning_effort,
   CASE WHEN th.type IS DISTINCT FROM '"disabled"' THEN {budget} END AS thinking_budget,
   {in_tok} AS input_tokens,
   {out_tok} AS output_tokens,
   {rs_tok} AS reasoning_tokens,
-  {status}::INTEGER AS status,
+  TRY_CAST({status} AS INTEGER) AS status,
   {latency} AS latency_ms,
   CASE WHEN {resp} IS NULL THEN NULL WHEN contains({resp}, '\\') THEN length(json_extract_string({resp}, '$'))
     ELSE length({resp}) - 2 END::BIGINT AS response_chars,
