@@ -43,16 +43,21 @@ def key(gateway: GatewayServer) -> str:
 
 
 @functools.cache
-def _http() -> httpx.Client:  # one connection pool for every SDK client (each new one costs ~0.2 s)
-    return httpx.Client(timeout=30)
+def _oai(url: str, key: str) -> openai.OpenAI:  # SDK clients are cached: each new one costs ~0.2 s
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+@functools.cache
+def _ant(url: str, key: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
 
 
 def oai(gateway: GatewayServer, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, http_client=_http())
+    return _oai(gateway.url, key)
 
 
 def ant(gateway: GatewayServer, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0, http_client=_http())
+    return _ant(gateway.url, key)
 
 
 def test_openai_chat_non_streaming(

@@ -180,9 +180,9 @@ WITH parsed AS (
 ), shaped AS (
   SELECT line, r, keys,
     r IS NOT NULL AND keys IS NOT NULL AND left(ltrim(raw, ' ' || chr(9) || chr(10) || chr(13)), 1) = '{{'
-      AND (len(keys) = {present} OR (len(keys) = len(list_distinct(keys))
+      AND CASE WHEN len(keys) = {present} THEN TRUE ELSE len(keys) = len(list_distinct(keys))
         AND NOT list_has_any(keys, ['request', 'request_id'])
-        AND (r.messages IS NOT NULL OR NOT list_contains(keys, 'messages')))) AS shape_ok,
+        AND (r.messages IS NOT NULL OR NOT list_contains(keys, 'messages')) END AS shape_ok,
     list_transform(r.messages, lambda m: {{
       'role': CASE WHEN left(m.role, 1) = '"' THEN {_str('m.role')} END,
       'text': {_content('m.content')},
