@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/ingest_bench.py --lines 1000000 --workers 1,2
 
+``load_events`` is timed with its native engine (DuckDB SQL, the default for plain JSONL)
+and with the Python parser (``engine="python"``) at each ``--workers`` count (``--workers ''``
+skips the Python runs).
+
 Writes a synthetic contract JSONL (chat messages, params, usage, response text; about
 600 bytes a record) unless --file is given, then times each loader in the same run and
 prints records/s and the ratio to duckdb.read_json. The generator is self-contained
@@ -101,10 +105,10 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def time_hydrawatch(path: Path, workers: int) -> tuple[float, float, int]:
+def time_hydrawatch(path: Path, workers: int, engine: str = "python") -> tuple[float, float, int]:
     con = duckdb.connect()
     c0, t0 = cpu_seconds(), time.perf_counter()
-    stats = load_events(con, [path], workers=workers)
+    stats = load_events(con, [path], workers=workers, engine=engine)
     dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     rows = con.execute("SELECT count(*) FROM events").fetchall()
     assert rows[0][0] == stats.records_ok
@@ -156,9 +160,13 @@ def main() -> None:
         f"duckdb.read_json        {ddb_n:>10,} rows {ddb_s:7.1f} s wall {ddb_cpu:7.1f} s CPU"
         f" {ddb_n / ddb_s:>9,.0f} rec/s"
     )
-    for w in (int(x) for x in args.workers.split(",")):
-        s, cpu, n = time_hydrawatch(path, w)
-        results[f"hydrawatch_workers_{w}"] = {
+    runs = [("native", 1, "load_events native      ")]
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    runs += [("python", w, f"load_events python w={w} ") for w in workers]
+    for engine, w, label in runs:
+        s, cpu, n = time_hydrawatch(path, w, engine="auto" if engine == "native" else "python")
+        key = "hydrawatch_native" if engine == "native" else f"hydrawatch_python_workers_{w}"
+        results[key] = {
             "seconds": round(s, 2),
             "cpu_seconds": round(cpu, 2),
             "records": n,
@@ -167,7 +175,7 @@ def main() -> None:
             "cpu_vs_read_json": round(cpu / ddb_cpu, 2),
         }
         print(
-            f"load_events workers={w}   {n:>10,} rows {s:7.1f} s wall {cpu:7.1f} s CPU {n / s:>9,.0f} rec/s"
+            f"{label}{n:>10,} rows {s:7.1f} s wall {cpu:7.1f} s CPU {n / s:>9,.0f} rec/s"
             f"  ({s / ddb_s:.1f}x read_json wall time, {cpu / ddb_cpu:.1f}x its CPU time)"
         )
     if args.json:

@@ -63,8 +63,9 @@ def test_decide_then_usage_settles_and_records(gateway: GatewayServer) -> None:
     )
     assert u.status_code == 200 and u.json()["settled"] is True
     after = gateway.call(lambda gw: gw.quota.remaining("acct-dec", None))
-    # the estimate (400/4 + 2000) was replaced by the real 150 tokens
-    assert after["tokens-day"] - before["tokens-day"] == (100 + 2000) - 150
+    # the charged estimate (400/4 input x 1.2, the default input_estimate_margin, + 2000)
+    # was replaced by the real 150 tokens
+    assert after["tokens-day"] - before["tokens-day"] == (120 + 2000) - 150
     again = httpx.post(gateway.url + "/v1/usage", json={"reservation_id": d["reservation_id"]}, headers=SVC)
     assert again.status_code == 404
     ev = [e for e in gateway.events() if e["account_id"] == "acct-dec"]

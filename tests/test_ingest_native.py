@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import json
 import os
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -34,7 +33,12 @@ def _assert_same(path: Path, **kw: Any) -> IngestStats:
     a, sa, b, sb = _both(path, **kw)
     assert a.to_pylist() == b.to_pylist()
     assert sa.bad == sb.bad
-    assert (sa.records_ok, sa.records_bad, sa.bytes, sa.files) == (sb.records_ok, sb.records_bad, sb.bytes, sb.files)
+    assert (sa.records_ok, sa.records_bad, sa.bytes, sa.files) == (
+        sb.records_ok,
+        sb.records_bad,
+        sb.bytes,
+        sb.files,
+    )
     assert sa.bad_kinds == sb.bad_kinds
     assert sa.warnings == sb.warnings
     return sa
@@ -54,7 +58,7 @@ def _fits(obj: Any) -> bool:
     return not isinstance(obj, int) or -(2**63) <= obj < 2**64
 
 
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 _scalar = st.one_of(
     st.none(),
     st.booleans(),
@@ -64,7 +68,9 @@ _scalar = st.one_of(
     st.sampled_from(["", " ", "0", "1", "true", "yes"]),
 )
 _iso = st.builds(
-    lambda y, mo, d, h, mi, s, frac, zone, sep: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+    lambda y, mo, d, h, mi, s, frac, zone, sep: (
+        f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"
+    ),
     st.integers(1960, 2100),
     st.integers(1, 13),
     st.integers(1, 31),
@@ -88,11 +94,15 @@ _part = st.one_of(
     _text,
     st.integers(),
 )
-_content = st.one_of(_text, st.lists(_part, max_size=3), st.none(), st.integers(), st.fixed_dictionaries({"text": _text}))
+_content = st.one_of(
+    _text, st.lists(_part, max_size=3), st.none(), st.integers(), st.fixed_dictionaries({"text": _text})
+)
 _role = st.one_of(st.sampled_from(["user", "assistant", "system", "developer", "tool", ""]), st.integers())
 _message = st.one_of(
     st.fixed_dictionaries({"role": _role, "content": _content}),
-    st.fixed_dictionaries({"role": st.just("assistant"), "content": st.none(), "tool_calls": st.lists(st.just({}))}),
+    st.fixed_dictionaries(
+        {"role": st.just("assistant"), "content": st.none(), "tool_calls": st.lists(st.just({}))}
+    ),
     st.just("hello"),
 )
 _params = st.one_of(
@@ -148,15 +158,33 @@ _good = st.fixed_dictionaries(
     {
         "ts": st.one_of(st.floats(0, 2e9), st.integers(0, 2_000_000_000_000), _iso),
         "account_id": st.sampled_from(["acct_1", "acct_2"]),
-        "messages": st.lists(st.fixed_dictionaries({"role": _role, "content": _content}), min_size=1, max_size=3),
+        "messages": st.lists(
+            st.fixed_dictionaries({"role": _role, "content": _content}), min_size=1, max_size=3
+        ),
     },
     optional={"response": _text, "status": st.integers(0, 600), "params": _params},
 )
 _raw_line = st.one_of(
-    st.sampled_from([b"", b"   ", b"\r", b"{", b"[1,2]", b'"x"', b"null", b'{"ts":1,"account_id":"a"}\r',
-                     b'{"ts":1,"account_id":"a","ts":2}', b'\xff\xfe{"ts":1}', b'{"ts":1,"account_id":"a\x01"}',
-                     b'{"ts":NaN,"account_id":"a"}', b'{"account_id":"\\ud800","ts":1}',
-                     b'{"ts":1, "account_id":"\\u0061", "prompt":"a\\"b\\\\c\\n"}']),
+    st.sampled_from(
+        [
+            b"",
+            b"   ",
+            b"\r",
+            b"{",
+            b"[1,2]",
+            b'"x"',
+            b"null",
+            b'{"ts":1,"account_id":"a"}\r',
+            b'{"ts":1,"account_id":"a","ts":2}',
+            b'\xff\xfe{"ts":1}',
+            b'{"ts":1,"account_id":"a\x01"}',
+            b'{"ts":NaN,"account_id":"a"}',
+            b'{"ts":1,"account_id":"a","params":{"n":1,"n":2}}',
+            b'{"ts":1,"account_id":"a","request":null}',
+            b'{"account_id":"\\ud800","ts":1}',
+            b'{"ts":1, "account_id":"\\u0061", "prompt":"a\\"b\\\\c\\n"}',
+        ]
+    ),
     st.binary(max_size=20),
 )
 _line = st.one_of(
@@ -167,9 +195,15 @@ _line = st.one_of(
 )
 
 
-@settings(max_examples=int(os.environ.get("HW_NATIVE_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(_line, max_size=25), trailing=st.booleans(), bom=st.booleans())
-def test_native_rows_and_bad_lines_equal_python(tmp_path: Path, lines: list[bytes], trailing: bool, bom: bool) -> None:
+@settings(
+    max_examples=int(os.environ.get("HW_NATIVE_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(lines=st.lists(_line, max_size=15), trailing=st.booleans(), bom=st.booleans())
+def test_native_rows_and_bad_lines_equal_python(
+    tmp_path: Path, lines: list[bytes], trailing: bool, bom: bool
+) -> None:
     path = tmp_path / "x.jsonl"
     body = b"\n".join(lines) + (b"\n" if trailing else b"")
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body)
@@ -178,20 +212,38 @@ def test_native_rows_and_bad_lines_equal_python(tmp_path: Path, lines: list[byte
 
 def test_bench_shaped_records_take_the_sql_path(tmp_path: Path) -> None:
     recs = [
-        {"ts": 1772000000.25, "account_id": "a", "messages": [{"role": "user", "content": "hi\n\"there\""}],
-         "params": {"max_tokens": 10, "temperature": 0.7, "stream": True}, "response": "ok é", "status": 200},
-        {"ts": "2026-03-01T10:00:00.5+05:30", "account_id": "b", "messages": [
-            {"role": "system", "content": "be brief"}, {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "a"},
-            {"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": ""},
-                                         {"type": "input_text", "text": "y"}]}]},
+        {
+            "ts": 1772000000.25,
+            "account_id": "a",
+            "messages": [{"role": "user", "content": 'hi\n"there"'}],
+            "params": {"max_tokens": 10, "temperature": 0.7, "stream": True},
+            "response": "ok é",
+            "status": 200,
+        },
+        {
+            "ts": "2026-03-01T10:00:00.5+05:30",
+            "account_id": "b",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "x"},
+                        {"type": "text", "text": ""},
+                        {"type": "input_text", "text": "y"},
+                    ],
+                },
+            ],
+        },
         {"ts": 1772000000123, "account_id": "c", "prompt": "p", "system": "s", "latency_ms": 12},
     ]
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in recs) + b"\n")
     con = duckdb.connect()
     from hydrawatch.ingest.load import create_events_table
-    from hydrawatch.ingest.native import NativeLoader, iter_blocks, _lines_table
+    from hydrawatch.ingest.native import NativeLoader, _lines_table, iter_blocks
     from hydrawatch.ingest.native_sql import native_sql
 
     block = next(iter_blocks(str(path), IngestStats()))
@@ -217,7 +269,11 @@ def test_small_blocks_keep_line_numbers_and_order(tmp_path: Path, monkeypatch: p
 
 def test_too_long_lines_are_bad_like_python(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
-    path.write_bytes(orjson.dumps({"ts": 1, "account_id": "a", "prompt": "y" * 500}) + b"\n" + b'{"ts":2,"account_id":"b"}\n')
+    path.write_bytes(
+        orjson.dumps({"ts": 1, "account_id": "a", "prompt": "y" * 500})
+        + b"\n"
+        + b'{"ts":2,"account_id":"b"}\n'
+    )
     stats = _assert_same(path, max_line_bytes=100)
     assert stats.bad[0][1] == 1 and "too long" in stats.bad[0][2]
 
@@ -236,3 +292,19 @@ def test_unknown_engine_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(ValueError, match="engine"):
         load_events(duckdb.connect(), [path], engine="rust")
+
+
+def test_mixed_inputs_keep_file_order_and_counts(tmp_path: Path) -> None:
+    import gzip
+
+    plain = tmp_path / "a.jsonl"
+    packed = tmp_path / "b.jsonl.gz"
+    plain.write_bytes(b'{"ts":1,"account_id":"a","prompt":"x"}\nnope\n')
+    packed.write_bytes(gzip.compress(b'{"ts":2,"account_id":"b"}\n'))
+    seen: list[int] = []
+    c1, c2 = duckdb.connect(), duckdb.connect()
+    s1 = load_events(c1, [plain, packed, plain], progress=seen.append)
+    s2 = load_events(c2, [plain, packed, plain], engine="python", workers=1)
+    assert _table(c1).to_pylist() == _table(c2).to_pylist()
+    assert (s1.records_ok, s1.records_bad, s1.files, s1.bad) == (s2.records_ok, s2.records_bad, s2.files, s2.bad)
+    assert seen and seen == sorted(seen)

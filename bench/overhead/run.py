@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -406,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in reversed(list(started)):
             stop(started[k].server)
         if not a.keep_temp and exit_code == 0:
-            subprocess.run(["rm", "-rf", "--", str(tmp)], check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
     res["machine"]["loadavg_end"] = loads.take()
     res["machine"]["loadavg_min"] = min(loads.samples)
     res["machine"]["loadavg_max"] = max(loads.samples)

@@ -63,6 +63,7 @@ def account_evidence(agg: AccountAggregates) -> AccountEvidence:
         + W_ROTATION * rotation
         + W_SINGLE_TURN * single
         + W_PIVOT * pivot
+        + W_NARROW * narrow
     )
     risk = 1.0 / (1.0 + np.exp(-z))
     # Too little traffic to judge an account alone: shrink towards the prior.

@@ -36,6 +36,8 @@ class AccountAggregates:
     top_skel_n: Ints
     top3_skel_n: Ints
     top_fam_n: Ints  # requests in the most used template family (MinHash)
+    topic_conc: F  # norm of the mean topic vector of its prompts (1 = all about one thing)
+    topic_n: Ints  # prompts with enough text for a topic
     top_sys_n: Ints  # requests with the most used system prompt
     multi_turn_n: Ints  # requests continuing a conversation (more than one user turn)
     gap_cv: F  # coefficient of variation of inter-request gaps (nan when < 3 requests)

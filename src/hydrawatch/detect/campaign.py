@@ -130,6 +130,7 @@ def _score_one(
         + cfg.c_coordination * coordination
         + cfg.c_size * np.log10(m)
         + cfg.c_rotation * rotation
+        + cfg.c_narrow * narrow
     )
     risk = float(1.0 / (1.0 + np.exp(-z)))
     flagged = [

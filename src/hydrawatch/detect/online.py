@@ -70,6 +70,8 @@ class AccountState:
     step_cue_n: int = 0
     skels: Counter[int] = field(default_factory=Counter)
     fams: Counter[int] = field(default_factory=Counter)
+    topic_sum: list[float] = field(default_factory=list)
+    topic_n: int = 0
     systems: Counter[int] = field(default_factory=Counter)
     clients: Counter[str] = field(default_factory=Counter)
     multi_turn_n: int = 0
@@ -106,6 +108,11 @@ class AccountState:
         _bump(self.skels, f.skeleton_hash)
         if f.prompt_chars >= 40:
             _bump(self.fams, f.text.family)
+            if f.text.topic:
+                if not self.topic_sum:
+                    self.topic_sum = [0.0] * len(f.text.topic)
+                self.topic_sum = [a + b for a, b in zip(self.topic_sum, f.text.topic, strict=False)]
+                self.topic_n += 1
         if f.system_fp is not None:
             _bump(self.systems, f.system_fp)
         if ex.client_fingerprint or ex.user_agent:
@@ -193,7 +200,7 @@ class OnlineScorer:
                     "top_skel",
                     "top_skel_n",
                     "top3_skel_n",
-                    "top_fam_n",
+                    "top_fam_n", "topic_conc", "topic_n",
                     "top_sys_n",
                     "multi_turn_n",
                     "gap_cv",
@@ -241,6 +248,10 @@ class OnlineScorer:
                     "top_skel_n": top3[0][1] if top3 else 0,
                     "top3_skel_n": sum(c for _, c in top3),
                     "top_fam_n": s.fams.most_common(1)[0][1] if s.fams else 0,
+                    "topic_conc": (
+                        math.sqrt(sum((x / s.topic_n) ** 2 for x in s.topic_sum)) if s.topic_n else 0.0
+                    ),
+                    "topic_n": s.topic_n,
                     "top_sys_n": s.systems.most_common(1)[0][1] if s.systems else 0,
                     "multi_turn_n": s.multi_turn_n,
                     "gap_cv": std / s.gap_mean if s.gap_n >= 2 and s.gap_mean > 0 else math.nan,

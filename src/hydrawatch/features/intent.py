@@ -164,12 +164,46 @@ class TokenGramTfidf:
         return sparse.csr_matrix(sparse.diags(1.0 / norms) @ m)
 
 
+TOPIC_DIMS = 16
+
+
+def _topic_projection() -> npt.NDArray[np.float32]:
+    rng = np.random.default_rng(20260601)
+    return rng.standard_normal((_embedder().embedding.shape[1], TOPIC_DIMS)).astype(np.float32)
+
+
 @dataclass
 class IntentModel:
     grams: TokenGramTfidf
     clf: LogisticRegression
     temperature: float
     emb_weight: float = 1.0
+    emb_center: npt.NDArray[np.float32] | None = None
+
+    def topics(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Unit ``TOPIC_DIMS``-d random projections of the centred embeddings: the mean of an
+        account's topic vectors has norm near 1 when all its prompts are about one thing."""
+        return self._topics(_embed_ids(_token_ids([clip_text(t) for t in texts])))
+
+    def _topics(self, emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        center = self.emb_center if self.emb_center is not None else np.zeros(emb.shape[1], np.float32)
+        z = (emb - center) @ _topic_projection()
+        norms = np.linalg.norm(z, axis=1, keepdims=True)
+        out: npt.NDArray[np.float32] = np.divide(z, norms, out=np.zeros_like(z), where=norms > 0)
+        return out
+
+    def predict_with_topics(
+        self, texts: list[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        if not texts:
+            return np.zeros((0, len(CLASSES))), np.zeros((0, TOPIC_DIMS), np.float32)
+        ids = _token_ids([clip_text(t) for t in texts])
+        emb = _embed_ids(ids)
+        x = sparse.hstack([self.grams.transform(ids), sparse.csr_matrix(emb * self.emb_weight)], format="csr")
+        logits = self.clf.decision_function(x) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64), self._topics(emb)
 
     def _matrix(self, texts: list[str]) -> sparse.csr_matrix:
         ids = _token_ids([clip_text(t) for t in texts])
@@ -216,7 +250,8 @@ def train(rows: list[tuple[str, str]] | None = None, emb_weight: float = 1.0) ->
 
     temperature = float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
     grams, clf = _fit(texts, y, emb_weight)
-    return IntentModel(grams, clf, temperature, emb_weight)
+    center = _embed(texts).mean(axis=0).astype(np.float32)
+    return IntentModel(grams, clf, temperature, emb_weight, center)
 
 
 def _cache_path() -> Path:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from hydrawatch.events.schema import Exchange, Params
 from hydrawatch.features.cues import cue_mask, cue_names
 from hydrawatch.features.hashing import stable_hash, system_fingerprint
-from hydrawatch.features.intent import CLASSES, INTENTS, clip_text, default_model
+from hydrawatch.features.intent import CLASSES, INTENTS, TOPIC_DIMS, clip_text, default_model
 from hydrawatch.features.skeleton import skeleton_hash, template_family
 
 __all__ = ["INTENTS", "RequestFeatures", "TextFeatures", "describe", "describe_texts", "param_profile"]
@@ -48,6 +48,7 @@ class TextFeatures:
     cue_mask: int
     skeleton_hash: int
     family: int  # MinHash of the skeleton: shared by most variations of one template
+    topic: tuple[float, ...] = ()  # unit topic vector (features.intent.TOPIC_DIMS)
 
     @property
     def cues(self) -> list[str]:
@@ -89,6 +90,7 @@ class TextFeatureBatch:
     cue_mask: npt.NDArray[np.int32]
     skeleton_hash: npt.NDArray[np.int64]
     family: npt.NDArray[np.int64]
+    topic: npt.NDArray[np.float32]
 
     def row(self, i: int) -> TextFeatures:
         return TextFeatures(
@@ -97,6 +99,7 @@ class TextFeatureBatch:
             int(self.cue_mask[i]),
             int(self.skeleton_hash[i]),
             int(self.family[i]),
+            tuple(float(x) for x in self.topic[i]),
         )
 
 
@@ -116,16 +119,20 @@ def describe_texts(texts: list[str], batch_size: int = 4096) -> TextFeatureBatch
     model = default_model()
     idx_parts: list[npt.NDArray[np.int8]] = []
     score_parts: list[npt.NDArray[np.float32]] = []
+    topic_parts: list[npt.NDArray[np.float32]] = []
     for start in range(0, len(texts), batch_size):
-        i, s = _intents(model.predict_proba(texts[start : start + batch_size]))
+        probs, topics = model.predict_with_topics(texts[start : start + batch_size])
+        i, s = _intents(probs)
         idx_parts.append(i)
         score_parts.append(s)
+        topic_parts.append(topics)
     return TextFeatureBatch(
         np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int8),
         np.concatenate(score_parts) if score_parts else np.zeros(0, np.float32),
         np.fromiter((cue_mask(t) for t in texts), dtype=np.int32, count=len(texts)),
         np.fromiter((skeleton_hash(t) for t in texts), dtype=np.int64, count=len(texts)),
         np.fromiter((template_family(t) for t in texts), dtype=np.int64, count=len(texts)),
+        np.concatenate(topic_parts) if topic_parts else np.zeros((0, TOPIC_DIMS), np.float32),
     )
 
 

@@ -43,8 +43,12 @@ async def admit(
     max_tokens: int,
     request_id: str,
     now: float | None = None,
+    choices: int = 1,
 ) -> Admission:
-    """Decide and reserve. A refusal (403 verify/block, 429 quota) is returned, not raised."""
+    """Decide and reserve. A refusal (403 verify/block, 429 quota) is returned, not raised.
+
+    The output estimate is the (capped) ``max_tokens`` times ``choices`` (OpenAI ``n``,
+    itself capped by a degrade decision's ``max_choices``): each choice may use the cap."""
     ts = time.time() if now is None else now
     verdict = await gw.verdicts.get(account.account_id)
     decision = gw.policy.decide(AccountInfo(account.account_id, account.tier, account.verified), verdict)
@@ -56,6 +60,10 @@ async def admit(
     out_tokens = max(0, max_tokens)
     if decision.max_tokens_cap is not None:
         out_tokens = min(out_tokens, decision.max_tokens_cap)
+    n = max(1, choices)
+    if decision.max_choices is not None:
+        n = max(1, min(n, decision.max_choices))
+    out_tokens *= n
     estimate = Usage(input_tokens=max(0, input_tokens), output_tokens=out_tokens, requests=1)
     adm = Admission(account=account, decision=decision, estimate=estimate)
     reasons = "; ".join(decision.reasons)

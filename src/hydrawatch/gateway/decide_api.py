@@ -35,7 +35,7 @@ from hydrawatch.gateway.config import ApiKind
 from hydrawatch.gateway.errors import GatewayError, error_response
 from hydrawatch.gateway.keystore import AccountRecord
 from hydrawatch.gateway.redact import apply_recording
-from hydrawatch.gateway.requests import check_body, estimate_input_tokens
+from hydrawatch.gateway.requests import check_body, estimate_input_tokens, output_choices
 from hydrawatch.gateway.service_auth import require_token
 from hydrawatch.gateway.state import GatewayState
 from hydrawatch.gateway.usage import approx_tokens
@@ -280,7 +280,14 @@ async def decide(request: Request) -> Response:
             else estimate_input_tokens(s.exchange)
         )
         request_id = _opt_str(doc.get("request_id"), "request_id") or "hwdec_" + secrets.token_hex(12)
-        adm = await admit(gw, account, input_tokens=in_tokens, max_tokens=s.max_tokens, request_id=request_id)
+        adm = await admit(
+            gw,
+            account,
+            input_tokens=in_tokens,
+            max_tokens=s.max_tokens,
+            request_id=request_id,
+            choices=output_choices(s.exchange),
+        )
         out = _decision_json(adm, account.account_id)
         out["request_id"] = request_id
         if adm.reservation is not None:
@@ -362,7 +369,14 @@ async def authz(request: Request) -> Response:
             else estimate_input_tokens(s.exchange)
         )
         request_id = request.headers.get("x-request-id") or "hwdec_" + secrets.token_hex(12)
-        adm = await admit(gw, account, input_tokens=in_tokens, max_tokens=s.max_tokens, request_id=request_id)
+        adm = await admit(
+            gw,
+            account,
+            input_tokens=in_tokens,
+            max_tokens=s.max_tokens,
+            request_id=request_id,
+            choices=output_choices(s.exchange),
+        )
         if adm.refusal is not None:
             s.exchange.status = adm.refusal.status
             _pending(request).record(Pending(s.exchange, s.context_chars, time.monotonic()))

@@ -27,7 +27,7 @@ from hydrawatch.gateway.auth import key_from_headers
 from hydrawatch.gateway.config import ApiKind
 from hydrawatch.gateway.errors import GatewayError, error_body, error_response, sse_error_event
 from hydrawatch.gateway.redact import apply_recording
-from hydrawatch.gateway.requests import RequestShape, check_body, estimate_input_tokens
+from hydrawatch.gateway.requests import RequestShape, check_body, estimate_input_tokens, output_choices
 from hydrawatch.gateway.sse import SSESplitter, encode_event, parse_event
 from hydrawatch.gateway.state import GatewayState
 from hydrawatch.gateway.upstream import Route, client_headers, upstream_headers
@@ -163,6 +163,7 @@ class ProxyCall:
             max_tokens=shape.max_tokens,
             request_id=self.request_id,
             now=self.ts,
+            choices=output_choices(ex),
         )
         self.admission = adm
         if adm.refusal is not None:

@@ -3,7 +3,9 @@
 ``submit`` only appends to a bounded in-memory queue (a full queue drops the event
 and counts it); a background worker writes batches: into the DuckDB table ``events``
 (EVENT_COLUMNS) in embedded mode, or with XADD to the Redis stream ``{prefix}events``
-in redis mode (field ``row``: the EVENT_COLUMNS row as JSON). Retention deletes (or
+in redis mode (field ``row``: the EVENT_COLUMNS row as JSON). Rows that cannot be written
+(database locked, Redis down) stay queued and are retried: an outage shorter than the queue
+(``record.queue_size`` rows) loses no event. Retention deletes (or
 trims) events older than ``record.retention_days``.
 
 DuckDB allows one writer process at a time, so the writer opens the database for each
@@ -68,6 +70,15 @@ class _BoundedQueue:
 
     def pending(self) -> int:
         return len(self._q)
+
+    def _requeue(self, rows: list[dict[str, Any]]) -> None:
+        """Put rows that could not be written back at the front; past the bound the newest
+        rows are dropped and counted."""
+        for row in reversed(rows):
+            self._q.appendleft(row)
+        while len(self._q) > self._max:
+            self._q.pop()
+            self.dropped += 1
 
     def take(self, n: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -143,11 +154,7 @@ class DuckDBEventSink(_BoundedQueue):
         except duckdb.Error as e:  # another process holds the write lock: keep the rows, retry later
             self.errors += 1
             log.warning("events: cannot open %s (%s); will retry", self.path, e)
-            for row in reversed(rows):
-                self._q.appendleft(row)
-            while len(self._q) > self._max:
-                self._q.pop()
-                self.dropped += 1
+            self._requeue(rows)
             return False
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS events ({EVENTS_DDL})")
@@ -246,16 +253,17 @@ class RedisEventSink(_BoundedQueue):
                 trim = {"minid": f"{minid}-0", "approximate": True}
             else:
                 trim = {"maxlen": self._maxlen, "approximate": True}
-            pipe = self._r.pipeline(transaction=False)
+            # MULTI/EXEC: a batch is added whole or not at all, so a retry never duplicates rows
+            pipe = self._r.pipeline(transaction=True)
             for row in rows:
                 pipe.xadd(self.stream, {"row": orjson.dumps(row)}, **trim)
             try:
                 await pipe.execute()
                 self.recorded += len(rows)
-            except Exception as e:  # Redis down: these events are lost, counted, and logged once per batch
+            except Exception as e:  # Redis down: keep the rows (queue bound permitting), retry later
                 self.errors += 1
-                self.dropped += len(rows)
-                log.warning("events: XADD to %s failed: %s", self.stream, e)
+                self._requeue(rows)
+                log.warning("events: XADD to %s failed (%d pending): %s", self.stream, self.pending(), e)
                 return
 
     async def close(self) -> None:

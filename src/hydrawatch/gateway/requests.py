@@ -11,7 +11,7 @@ from typing import Any
 
 from hydrawatch.events.schema import Exchange
 from hydrawatch.gateway.errors import GatewayError
-from hydrawatch.gateway.usage import approx_tokens
+from hydrawatch.quota import estimate_tokens
 
 MAX_TOKENS_KEYS: dict[str, tuple[str, ...]] = {
     "chat": ("max_completion_tokens", "max_tokens"),
@@ -81,6 +81,18 @@ def check_body(body: dict[str, Any], kind: str, default_max_tokens: int) -> Requ
     )
 
 
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators each message costs (OpenAI's chat format: 3-4)
+
+
 def estimate_input_tokens(ex: Exchange) -> int:
-    """Prompt tokens before the upstream counts them: about four characters per token."""
-    return approx_tokens(ex.context_chars + len(ex.system or ""))
+    """Prompt tokens before the upstream counts them, erring high
+    (:func:`hydrawatch.quota.estimate_tokens` per message and system text, plus a few tokens
+    of framing per message); settle replaces it with the upstream's count."""
+    text = sum(estimate_tokens(m.content) for m in ex.messages) + estimate_tokens(ex.system or "")
+    return text + MESSAGE_OVERHEAD_TOKENS * (len(ex.messages) + (1 if ex.system else 0))
+
+
+def output_choices(ex: Exchange) -> int:
+    """How many completions the request asks for (OpenAI ``n``; 1 when absent or invalid)."""
+    n = ex.params.n
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from hydrawatch.features.hashing import system_fingerprint
+from hydrawatch.features.intent import TOPIC_DIMS
 from hydrawatch.features.request import describe_texts
 from hydrawatch.netintel import lookup_asns, network_kinds, parse_ipv4
 
@@ -33,11 +34,12 @@ def _features_table(ph: pa.Array, texts: list[str]) -> pa.Table:
             "cue_mask": pa.array(f.cue_mask, pa.int32()),
             "skel": pa.array(f.skeleton_hash, pa.int64()),
             "fam": pa.array(f.family, pa.int64()),
+            **{f"t{j}": pa.array(f.topic[:, j], pa.float32()) for j in range(TOPIC_DIMS)},
         }
     )
 
 
-_Cols = tuple[list[int], list[float], list[int], list[int], list[int]]
+_Cols = tuple[list[int], list[float], list[int], list[int], list[int], list[list[float]]]
 
 
 def _describe_chunk(texts: list[str]) -> _Cols:
@@ -48,6 +50,7 @@ def _describe_chunk(texts: list[str]) -> _Cols:
         f.cue_mask.tolist(),
         f.skeleton_hash.tolist(),
         f.family.tolist(),
+        f.topic.T.tolist(),
     )
 
 
@@ -65,7 +68,7 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
     )
     con.execute(
         "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
-        "cue_mask INTEGER, skel BIGINT, fam BIGINT)"
+        "cue_mask INTEGER, skel BIGINT, fam BIGINT, " + ", ".join(f"t{j} FLOAT" for j in range(TOPIC_DIMS)) + ")"
     )
     total = con.execute("SELECT count(*) FROM distinct_prompts").fetchall()[0][0]
     reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)
@@ -97,7 +100,7 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
 
 
 def _table_from(ph: pa.Array, cols: _Cols) -> pa.Table:
-    idx, score, cue, skel, fam = cols
+    idx, score, cue, skel, fam, topic = cols
     return pa.table(
         {
             "ph": ph,
@@ -106,6 +109,7 @@ def _table_from(ph: pa.Array, cols: _Cols) -> pa.Table:
             "cue_mask": pa.array(cue, pa.int32()),
             "skel": pa.array(skel, pa.int64()),
             "fam": pa.array(fam, pa.int64()),
+            **{f"t{j}": pa.array(topic[j], pa.float32()) for j in range(TOPIC_DIMS)},
         }
     )
 
@@ -149,6 +153,9 @@ def build_system_features(con: duckdb.DuckDBPyConnection, events: str = "events"
     return len(systems)
 
 
+TOPIC_COLS = ", ".join(f"p.t{j}" for j in range(TOPIC_DIMS)) + ","
+
+
 def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> None:
     """Create the table ``ev``: the events with their per-request features, sorted by time."""
     con.execute(
@@ -161,7 +168,7 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
                coalesce(e.reasoning_tokens, 0) AS rs_tok,
                e.max_tokens, e.temperature, e.logprobs, e.n_tools, e.reasoning_effort,
                length(coalesce(e.prompt, '')) AS prompt_chars,
-               p.intent_idx, p.intent_score, p.cue_mask, p.skel, p.fam,
+               p.intent_idx, p.intent_score, p.cue_mask, p.skel, p.fam, {TOPIC_COLS}
                s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind
         FROM {events} e
         LEFT JOIN prompt_feats p ON p.ph = hash(hw_canon(coalesce(e.prompt, '')))

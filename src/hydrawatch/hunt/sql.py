@@ -6,8 +6,10 @@ import duckdb
 
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.features.cues import CUE_NAMES
+from hydrawatch.features.intent import TOPIC_DIMS
 
 STEP_CUE_BIT = 1 << CUE_NAMES.index("asks to reason step by step")
+TOPIC_SQ = " + ".join(f"avg(t{j}) * avg(t{j})" for j in range(TOPIC_DIMS))
 PIVOT_WINDOW_S = 48 * 3600.0
 
 
@@ -59,6 +61,10 @@ intents AS (
   FROM (SELECT account_id, intent_idx, count(*) AS c FROM evc WHERE intent_idx > 0 GROUP BY ALL)
   GROUP BY account_id
 ),
+topics AS (
+  SELECT account_id, sqrt({TOPIC_SQ}) AS topic_conc, count(*) AS topic_n
+  FROM evc WHERE prompt_chars >= 40 GROUP BY account_id
+),
 fams AS (
   SELECT account_id, max(c) AS top_fam_n
   FROM (SELECT account_id, fam, count(*) AS c FROM evc WHERE prompt_chars >= 40 GROUP BY ALL)
@@ -91,13 +97,15 @@ pivots AS (
 SELECT b.*, g.gap_cv, h.hour_entropy, s.top_skel, s.top_skel_n, s.top3_skel_n,
        coalesce(i.top_intent, 0) AS top_intent, coalesce(i.top_intent_n, 0) AS top_intent_n,
        coalesce(y.top_sys_n, 0) AS top_sys_n,
-       coalesce(f.top_fam_n, 0) AS top_fam_n, m.top_model_n / b.n AS top_model_share,
+       coalesce(f.top_fam_n, 0) AS top_fam_n, coalesce(tp.topic_conc, 0.0) AS topic_conc,
+       coalesce(tp.topic_n, 0) AS topic_n, m.top_model_n / b.n AS top_model_share,
        p.pivot_model, coalesce(p.pivot_share, 0.0) AS pivot_share, p.pivot_delay_h
 FROM base b
 LEFT JOIN gaps g USING (account_id) LEFT JOIN hours h USING (account_id)
 LEFT JOIN skel_top s USING (account_id) LEFT JOIN intents i USING (account_id)
 LEFT JOIN sys y USING (account_id) LEFT JOIN models m USING (account_id)
 LEFT JOIN pivots p USING (account_id) LEFT JOIN fams f USING (account_id)
+LEFT JOIN topics tp USING (account_id)
 ORDER BY b.account_id
 """
 

@@ -26,9 +26,8 @@ from hydrawatch.ingest.errors import IngestError
 from hydrawatch.ingest.exchanges import parse_rows
 from hydrawatch.ingest.native_sql import native_sql
 from hydrawatch.ingest.readers import Bad, Record, detect_format, is_gzip
-from hydrawatch.ingest.record import make_parser
+from hydrawatch.ingest.record import RecordParser, make_parser
 from hydrawatch.ingest.stats import IngestStats
-
 
 BLOCK_BYTES: Final = 32 << 20
 _BOM: Final = b"\xef\xbb\xbf"
@@ -101,7 +100,9 @@ def _lines_table(block: Block, max_line_bytes: int) -> tuple[pa.Table, list[int]
     skip = [int(i) for i in np.flatnonzero(lengths > max_line_bytes + 1)]
     offsets = block.starts
     data = block.data
-    raw = pa.Array.from_buffers(pa.large_string(), len(block), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    raw = pa.Array.from_buffers(
+        pa.large_string(), len(block), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
     try:
         raw.validate(full=True)
     except pa.ArrowInvalid:
@@ -109,7 +110,10 @@ def _lines_table(block: Block, max_line_bytes: int) -> tuple[pa.Table, list[int]
     if skip:
         keep = np.ones(len(block), dtype=bool)
         keep[skip] = False
-        pieces = [b"" if not k else block.data[int(s) : int(e)] for k, s, e in zip(keep, offsets[:-1], offsets[1:], strict=True)]
+        pieces = [
+            b"" if not k else block.data[int(s) : int(e)]
+            for k, s, e in zip(keep, offsets[:-1], offsets[1:], strict=True)
+        ]
         raw = pa.array([p.decode("utf-8") for p in pieces], type=pa.large_string())
     lines = pa.array(np.arange(block.first_line, block.first_line + len(block), dtype=np.int64))
     return pa.table({"line": lines, "raw": raw}), skip
@@ -164,18 +168,21 @@ class NativeLoader:
         if stats.records_ok + stats.records_bad == seen_before:
             stats.warnings.append(f"{path}: no records (empty file)")
 
-    def _load_block(self, block: Block, sql: str, parse: Callable[[object], object], path: str, stats: IngestStats) -> None:
+    def _load_block(self, block: Block, sql: str, parse: RecordParser, path: str, stats: IngestStats) -> None:
         con = self.con
         lines, _ = _lines_table(block, self.max_line_bytes)
         con.register(_LINES, lines)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {sql}", {"source": path})
         except duckdb.Error:  # a shape the SQL does not expect: the whole block goes to the Python parser
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT {_COLUMNS}, TRUE AS fb FROM {self.table} LIMIT 0")
+            empty = f"SELECT {_COLUMNS}, TRUE AS fb FROM {self.table} LIMIT 0"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS {empty}")
             con.execute(f"INSERT INTO {_ROWS} (line, fb) SELECT line, TRUE FROM {_LINES}")
         finally:
             con.unregister(_LINES)
-        flagged = [int(r[0]) for r in con.execute(f"SELECT line FROM {_ROWS} WHERE fb ORDER BY line").fetchall()]
+        flagged = [
+            int(r[0]) for r in con.execute(f"SELECT line FROM {_ROWS} WHERE fb ORDER BY line").fetchall()
+        ]
         ok = con.execute(f"SELECT count(*) FROM {_ROWS} WHERE NOT fb").fetchall()[0][0]
         stats.records_ok += int(ok)
         first_bad: tuple[int, str] | None = None
@@ -187,7 +194,9 @@ class NativeLoader:
                 if obj is not _BLANK:
                     records.append((ln, obj))
             bad_before = len(stats.bad), stats.records_bad
-            for row in parse_rows(iter(records), parse, fast=True, source=path, strict=False, stats=stats, warn_empty=False):  # type: ignore[arg-type]
+            for row in parse_rows(
+                iter(records), parse, fast=True, source=path, strict=False, stats=stats, warn_empty=False
+            ):
                 builder.add_row(row)
             if self.strict and stats.records_bad > bad_before[1]:
                 first_bad = _first_bad(records, parse, path)
@@ -218,11 +227,21 @@ class NativeLoader:
             con.unregister(_FALLBACK)
 
 
-def _first_bad(records: list[Record], parse: Callable[[object], object], path: str) -> tuple[int, str]:
+def _first_bad(records: list[Record], parse: RecordParser, path: str) -> tuple[int, str]:
     """(line, reason) of the first bad record among ``records`` (strict mode)."""
     for ln, obj in records:
         scratch = IngestStats()
-        list(parse_rows(iter([(ln, obj)]), parse, fast=True, source=path, strict=False, stats=scratch, warn_empty=False))  # type: ignore[arg-type]
+        list(
+            parse_rows(
+                iter([(ln, obj)]),
+                parse,
+                fast=True,
+                source=path,
+                strict=False,
+                stats=scratch,
+                warn_empty=False,
+            )
+        )
         if scratch.bad:
             return ln, scratch.bad[0][2]
     raise AssertionError("no bad record")  # pragma: no cover

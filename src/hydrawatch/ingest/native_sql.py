@@ -39,9 +39,7 @@ _TOP: Final = (
 )
 # messages as a list of (role, content) JSON texts; everything else as JSON text
 _STRUCT: Final = (
-    "{"
-    + ",".join(f'"{k}":"JSON"' for k in _TOP)
-    + ',"messages":[{"role":"JSON","content":"JSON"}]}'
+    "{" + ",".join(f'"{k}":"JSON"' for k in _TOP) + ',"messages":[{"role":"JSON","content":"JSON"}]}'
 )
 _PARAMS_STRUCT: Final = (
     '{"max_tokens":"JSON","temperature":"JSON","top_p":"JSON","n":"JSON","logprobs":"JSON",'
@@ -96,6 +94,12 @@ def _number(x: str) -> tuple[str, str]:
     return v, ok
 
 
+def _opt_str(field: str) -> str:
+    """An optional string column: NULL when absent, null or empty."""
+    x = f"r.{field}"
+    return f"CASE WHEN {_is_str(x)} THEN nullif({_str(x)}, '') END AS {field}"
+
+
 def _bool(x: str) -> tuple[str, str]:
     return f"({x} = 'true')", f"({x} IS NULL OR {x} IN ('true', 'false'))"
 
@@ -123,7 +127,8 @@ def _iso_ts(s: str) -> str:
     zone = (
         f"CASE WHEN right({s}, 1) = 'Z' THEN 0 WHEN {zoned}"
         f" THEN (CASE substr({s}, -6, 1) WHEN '-' THEN -1 ELSE 1 END)"
-        f" * (TRY_CAST(substr({s}, -5, 2) AS BIGINT) * 3600 + TRY_CAST(substr({s}, -2, 2) AS BIGINT) * 60) * 1000000"
+        f" * (TRY_CAST(substr({s}, -5, 2) AS BIGINT) * 3600"
+        f" + TRY_CAST(substr({s}, -2, 2) AS BIGINT) * 60) * 1000000"
         " ELSE 0 END"
     )
     body = f"CASE WHEN right({s}, 1) = 'Z' THEN {s}[:-2] WHEN {zoned} THEN {s}[:-7] ELSE {s} END"
@@ -147,7 +152,8 @@ def _ts_parts(x: str) -> tuple[str, str]:
     """(ISO text, number) of ``ts`` (JSON text); each NULL when ``ts`` is not of that kind."""
     num, num_ok = _number(x)
     text = f"CASE WHEN left({x}, 1) = '\"' THEN json_extract_string({x}, '$') END"
-    number = f"CASE WHEN left({x}, 1) IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') AND {num_ok} THEN {num} END"
+    digits = ", ".join(f"'{c}'" for c in "-0123456789")
+    number = f"CASE WHEN left({x}, 1) IN ({digits}) AND {num_ok} THEN {num} END"
     return text, number
 
 
@@ -184,8 +190,8 @@ WITH parsed AS (
         AND NOT list_has_any(keys, ['request', 'request_id'])
         AND (r.messages IS NOT NULL OR NOT list_contains(keys, 'messages')) END AS shape_ok,
     list_transform(r.messages, lambda m: {{
-      'role': CASE WHEN left(m.role, 1) = '"' THEN {_str('m.role')} END,
-      'text': {_content('m.content')},
+      'role': CASE WHEN left(m.role, 1) = '"' THEN {_str("m.role")} END,
+      'text': {_content("m.content")},
       'arr': left(m.content, 1) = '['}}) AS msgs,
     CASE WHEN left(r.params, 1) = '{{' THEN from_json(r.params, '{_PARAMS_STRUCT}') END AS p,
     CASE WHEN left(r.params, 1) = '{{' THEN json_keys(r.params) END AS pkeys,
@@ -194,32 +200,33 @@ WITH parsed AS (
 ), decided AS (
   SELECT line, r, p, pkeys, msgs, shape_ok,
     CASE WHEN left(p.thinking, 1) = '{{' THEN from_json(p.thinking, '{_THINKING_STRUCT}') END AS th,
-    coalesce({_iso_ts('ts_text')}, {_epoch('ts_num')}) AS ts_any,
-    CASE WHEN left(r.account_id, 1) = '"' THEN {_str('r.account_id')} END AS account_id,
+    coalesce({_iso_ts("ts_text")}, {_epoch("ts_num")}) AS ts_any,
+    CASE WHEN left(r.account_id, 1) = '"' THEN {_str("r.account_id")} END AS account_id,
     list_filter(msgs, lambda m: m.role NOT IN {sys_roles}) AS chat,
-    list_filter(list_transform(list_filter(msgs, lambda m: m.role IN {sys_roles}), lambda m: m.text), lambda t: t <> '')
-      AS lifted
+    list_filter(list_transform(list_filter(msgs, lambda m: m.role IN {sys_roles}), lambda m: m.text),
+      lambda t: t <> '') AS lifted
   FROM shaped
 ), rows AS (
-  SELECT line, r, p, th, CASE WHEN ts_any >= 0 THEN ts_any END AS ts, account_id, lifted, shape_ok, pkeys, msgs,
+  SELECT line, r, p, th, CASE WHEN ts_any >= 0 THEN ts_any END AS ts, account_id, lifted, shape_ok,
+    pkeys, msgs,
     CASE WHEN len(msgs) > 0 THEN chat
-      WHEN left(r.prompt, 1) = '"' AND r.prompt <> '""' THEN [{{'role': 'user', 'text': {_str('r.prompt')}}}]
+      WHEN left(r.prompt, 1) = '"' AND r.prompt <> '""' THEN [{{'role': 'user', 'text': {_str("r.prompt")}}}]
       ELSE [] END AS chat,
     CASE WHEN r.system IS NULL OR r.system = '""' THEN lifted
-      WHEN left(r.system, 1) = '"' THEN list_prepend({_str('r.system')}, lifted) END AS system_texts
+      WHEN left(r.system, 1) = '"' THEN list_prepend({_str("r.system")}, lifted) END AS system_texts
   FROM decided
 )
 SELECT
   ts,
   account_id,
-  CASE WHEN {_is_str('r.model')} THEN nullif({_str('r.model')}, '') END AS model,
+  CASE WHEN {_is_str("r.model")} THEN nullif({_str("r.model")}, '') END AS model,
   coalesce(list_filter(chat, lambda m: m.role = 'user')[-1].text, '') AS prompt,
   nullif(array_to_string(system_texts, chr(10)), '') AS system,
   len(chat)::INTEGER AS n_messages,
   len(list_filter(chat, lambda m: m.role = 'user'))::INTEGER AS user_turns,
   len(list_filter(chat, lambda m: m.role = 'assistant'))::INTEGER AS assistant_turns,
   coalesce(list_sum(list_transform(chat, lambda m: length(m.text))), 0)::BIGINT AS context_chars,
-  {", ".join(f"CASE WHEN {_is_str('r.' + k)} THEN nullif({_str('r.' + k)}, '') END AS {k}" for k in opt_strings[1:])},
+  {", ".join(_opt_str(k) for k in opt_strings[1:])},
   {max_tokens} AS max_tokens,
   {temperature} AS temperature,
   {top_p} AS top_p,
@@ -228,7 +235,7 @@ SELECT
   TRY_CAST({top_lp} AS INTEGER) AS top_logprobs,
   {stream} AS stream,
   coalesce(CASE WHEN left(p.tools, 1) = '[' THEN json_array_length(p.tools) END, 0)::INTEGER AS n_tools,
-  nullif({_str('p.reasoning_effort')}, '') AS reasoning_effort,
+  nullif({_str("p.reasoning_effort")}, '') AS reasoning_effort,
   CASE WHEN th.type IS DISTINCT FROM '"disabled"' THEN {budget} END AS thinking_budget,
   {in_tok} AS input_tokens,
   {out_tok} AS output_tokens,
@@ -244,14 +251,15 @@ SELECT
     AND account_id IS NOT NULL AND regexp_matches(account_id, '[!-~]')
     AND (msgs IS NULL OR (list_count(list_transform(msgs, lambda m: nullif(m.role, '') || m.text)) = len(msgs)
       AND len(list_filter(msgs, lambda m: m.arr AND m.text = '' AND m.role = 'assistant')) = 0))
-    AND (coalesce(len(msgs), 0) > 0 OR {_is_str('r.prompt')})
+    AND (coalesce(len(msgs), 0) > 0 OR {_is_str("r.prompt")})
     AND system_texts IS NOT NULL
     AND {" AND ".join(_is_str("r." + k) for k in opt_strings)}
     AND (r.params IS NULL OR (p IS NOT NULL AND list_has_all([{param_keys}], pkeys)
+      AND len(pkeys) = len(list_distinct(pkeys))
       AND {max_tokens_ok} AND {n_ok} AND {top_lp_ok} AND {temperature_ok} AND {top_p_ok}
       AND {logprobs_ok} AND {stream_ok}
       AND (p.tools IS NULL OR left(p.tools, 1) = '[')
-      AND {_is_str('p.reasoning_effort')}
+      AND {_is_str("p.reasoning_effort")}
       AND (p.thinking IS NULL OR (th IS NOT NULL AND {budget_ok}))))
     AND {in_ok} AND {out_ok} AND {rs_ok} AND {status_ok} AND {latency_ok}
     AND {_is_str(resp)},

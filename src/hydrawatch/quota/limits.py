@@ -73,6 +73,8 @@ DEFAULT_TIERS: dict[str, dict[str, int]] = {
         "requests-day": 1_000_000,
     },
 }
+# input tokens are reserved x (1 + margin) while in flight: estimates from text are rough
+DEFAULT_INPUT_MARGIN = 0.2
 DEFAULT_CAMPAIGN: dict[str, int] = {"tokens-minute": 100_000, "tokens-day": 2_000_000, "requests-minute": 200}
 
 
@@ -89,7 +91,7 @@ class QuotaLimits:
     breaker_seconds: float = 0.5  # after a Redis failure, skip Redis this long
     max_connections: int = 64  # Redis connections per process (callers queue for one)
     window: WindowMode = "fixed"
-    input_margin: float = 0.0  # reserve input tokens x (1 + margin) while in flight; settle is exact
+    input_margin: float = DEFAULT_INPUT_MARGIN  # input reserved x (1 + margin) in flight; settle is exact
 
     def account_limits(self, tier: str | None) -> tuple[Limit, ...]:
         """Limits of ``tier``; an unknown or missing tier gets the default tier's limits."""
@@ -191,6 +193,6 @@ def load_limits(cfg: Mapping[str, Any] | None) -> QuotaLimits:
         timeout=_number(cfg, "timeout_ms", 500) / 1000.0,
         breaker_seconds=_number(cfg, "breaker_ms", 500) / 1000.0,
         max_connections=max(1, int(_number(cfg, "max_connections", 64))),
-        input_margin=_number(cfg, "input_estimate_margin", 0.0),
+        input_margin=_number(cfg, "input_estimate_margin", DEFAULT_INPUT_MARGIN),
         window=cast(WindowMode, window),
     )
