@@ -172,12 +172,12 @@ async def _openai(client: openai.AsyncOpenAI, p: Plan, out: Outcome) -> None:
     if not p.stream:
         raw = await client.chat.completions.with_raw_response.create(**body)
         _charged(out, raw.headers)
-        r = await raw.parse()
+        r = raw.parse()
         out.received_tokens = sum(len(c.message.content or "") // 4 for c in r.choices)
         return
     sraw = await client.chat.completions.with_raw_response.create(**body, stream=True)
     _charged(out, sraw.headers)
-    stream = await sraw.parse()
+    stream = sraw.parse()
     events = 0
     async for chunk in stream:
         for ch in chunk.choices:
@@ -201,12 +201,12 @@ async def _anthropic(client: anthropic.AsyncAnthropic, p: Plan, out: Outcome) ->
     if not p.stream:
         araw = await client.messages.with_raw_response.create(**kw)
         _charged(out, araw.headers)
-        r = await araw.parse()
+        r = araw.parse()
         out.received_tokens = sum(len(getattr(b, "text", "")) // 4 for b in r.content)
         return
     asraw = await client.messages.with_raw_response.create(**kw, stream=True)
     _charged(out, asraw.headers)
-    stream = await asraw.parse()
+    stream = asraw.parse()
     events = 0
     async for ev in stream:
         if ev.type == "content_block_delta":

@@ -18,8 +18,11 @@ from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 F = npt.NDArray[np.float64]
 
 # Logistic weights over the components (tuned on seeds 1-2 of mixed, hydra-lockstep, legit-only).
-BIAS = -5.0
-W_INTENT = 6.0  # share of requests with a distillation intent
+BIAS = -6.0
+W_INTENT = 16.0  # share of requests with a distillation intent (shrunk towards 0 for small accounts)
+INTENT_PRIOR = 10.0  # pseudo-requests without intent added before taking the share
+W_NARROW = 2.5  # topic concentration: all prompts about one narrow thing
+MIN_TOPIC_PROMPTS = 10
 W_TEMPLATE = 1.5  # share of requests filling the account's top-3 skeletons
 W_ROTATION = 1.5  # distinct /24 networks per request
 W_SINGLE_TURN = 1.0  # share of requests that start a new conversation
@@ -35,6 +38,7 @@ class AccountEvidence:
     single_turn: F
     pivot: F
     anonymizer_share: F
+    narrow: F
     risk: F  # the account's own risk in [0, 1]
 
     def __len__(self) -> int:
@@ -50,7 +54,8 @@ def _safe_div(a: npt.ArrayLike, b: npt.ArrayLike) -> F:
 
 def account_evidence(agg: AccountAggregates) -> AccountEvidence:
     n = agg.n.astype(np.float64)
-    intent = _safe_div(agg.intent_n, n)
+    intent = _safe_div(agg.intent_n, n + INTENT_PRIOR)
+    narrow = np.where(agg.topic_n >= MIN_TOPIC_PROMPTS, np.nan_to_num(agg.topic_conc), 0.0)
     template = np.maximum(_safe_div(agg.top3_skel_n, n), _safe_div(agg.top_fam_n, n))
     rotation = np.clip(_safe_div(agg.n_net24 - 1, n - 1), 0, 1)
     single = 1.0 - _safe_div(agg.multi_turn_n, n)
@@ -69,7 +74,7 @@ def account_evidence(agg: AccountAggregates) -> AccountEvidence:
     # Too little traffic to judge an account alone: shrink towards the prior.
     confidence = np.clip(n / MIN_REQUESTS, 0, 1)
     risk = risk * confidence
-    return AccountEvidence(intent, template, rotation, single, np.nan_to_num(pivot), anon, risk)
+    return AccountEvidence(intent, template, rotation, single, np.nan_to_num(pivot), anon, narrow, risk)
 
 
 def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list[str]:
@@ -109,6 +114,12 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
                 f"{agg.pivot_delay_h[i]:.0f} h of its first appearance",
             )
         )
+    if ev.narrow[i] >= 0.6:
+        out.append((
+            W_NARROW * ev.narrow[i],
+            f"its {int(agg.topic_n[i]):,} prompts are about one narrow topic "
+            f"(topic concentration {ev.narrow[i]:.2f} on a 0-1 scale)",
+        ))
     if ev.single_turn[i] >= 0.95 and n >= 20:
         out.append((0.1, f"{ev.single_turn[i]:.0%} of requests are single-turn (no follow-up conversation)"))
     if ev.anonymizer_share[i] >= 0.5:

@@ -40,6 +40,7 @@ class DetectConfig:
     c_coordination: float = 2.5
     c_size: float = 0.6
     c_rotation: float = 1.5
+    c_narrow: float = 2.0
 
 
 @dataclass
@@ -107,6 +108,7 @@ def _score_one(
     intent = float(agg.intent_n[members].sum()) / max(n_req, 1.0)
     template = float(np.maximum(agg.top3_skel_n[members], agg.top_fam_n[members]).sum()) / max(n_req, 1.0)
     rotation = float(np.median(ev.rotation[members]))
+    narrow = float(np.median(ev.narrow[members]))
     mean_risk = float(ev.risk[members].mean())
     # coordination: share of members linked by each kind of evidence
     linked: dict[str, set[int]] = {}

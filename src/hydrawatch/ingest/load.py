@@ -171,7 +171,9 @@ def _load_native(
         if native_eligible(path, opts.fmt, opts.adapter, opts.mapping):
             native.load_file(path, stats)
         else:
-            stats.merge(_load_serial(con, q, [path], opts, progress))
+            done = stats.records_ok + stats.records_bad
+            shifted = None if progress is None else (lambda n, done=done: progress(done + n))
+            stats.merge(_load_serial(con, q, [path], opts, shifted))
     return stats
 
 
