@@ -118,6 +118,14 @@ def test_bench_cli_writes_markdown_and_json(tmp_path, oracle):
     data = json.loads((out / "latest.json").read_text())
     assert data["meta"]["seeds"] == [2] and data["runs"][0]["ok"]
     assert data["populations"]["vpn"]["rate"]["oracle"] == 0.0
+    assert not data["runs"][0]["reused"]
+    res = CliRunner().invoke(main, [*args, "--out", str(out), "--detector", spec, "--reuse"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "latest.json").read_text())["runs"][0]["reused"]
+    # the stored results render again without running anything
+    res = CliRunner().invoke(main, ["bench", "--render", str(out / "latest.json")])
+    assert res.exit_code == 0, res.output
+    assert "| toy | oracle | 1.000 | 1.000 |" in res.output
 
 
 def test_bench_cli_rejects_bad_options(tmp_path):

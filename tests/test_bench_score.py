@@ -237,3 +237,7 @@ def test_read_labels_rejects_bad_files(tmp_path, text, msg):
 def test_read_labels_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(LabelsError):
         read_labels(tmp_path / "nope.csv")
+
+
+def test_ari_is_undefined_for_a_single_campaign_account():
+    assert ari_of([("a", "A", "h"), ("u", None, "chat")], [verdict("a", False), verdict("u", False)]) is None

@@ -12,8 +12,12 @@ from hydrawatch.detect.linkage import FULL_PAIRS_MAX, KEY_TYPES, RING, communiti
 def _pairs(rows: list[tuple[int, int, int]]):  # type: ignore[no-untyped-def]
     con = duckdb.connect()
     t, k, a = zip(*rows, strict=True)
-    con.register("_k", pa.table({"ktype": pa.array(t, pa.int8()), "key": pa.array(k, pa.int64()),
-                                 "acc": pa.array(a, pa.int32())}))
+    con.register(
+        "_k",
+        pa.table(
+            {"ktype": pa.array(t, pa.int8()), "key": pa.array(k, pa.int64()), "acc": pa.array(a, pa.int32())}
+        ),
+    )
     con.execute("CREATE TEMP TABLE link_keys AS SELECT * FROM _k")
     return pairs_from_keys(con)
 

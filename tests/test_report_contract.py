@@ -6,7 +6,9 @@ from hydrawatch.report import AccountVerdict, Campaign, Report, ReportError
 def test_round_trip(tmp_path):
     r = Report(
         accounts=[AccountVerdict("a1", 0.9, True, "c1", ["because"]), AccountVerdict("a2", 0.0, False)],
-        campaigns=[Campaign("c1", ["a1"], 10, 500, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 0.9, ["e"])],
+        campaigns=[
+            Campaign("c1", ["a1"], 10, 500, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 0.9, ["e"])
+        ],
     )
     p = tmp_path / "r.json"
     r.write(p)

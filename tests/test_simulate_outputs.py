@@ -160,8 +160,8 @@ def test_hydra_accounts_stay_under_per_account_thresholds(tmp_path: Path) -> Non
     summary = simulate(campaign_only, tmp_path, seed=3, scale=0.02)
     labels = {r["account_id"]: r for r in _labels(tmp_path)}
     per = Counter(e["account_id"] for e in _events(tmp_path) if labels[str(e["account_id"])]["campaign_id"])
-    assert summary.campaign_accounts == len(per) == 6
-    assert all(600 <= n <= 1250 for n in per.values()), per
+    assert summary.campaign_accounts == len(per) == 20
+    assert all(n <= 250 for n in per.values()), per  # a week of a ~45-day life (see test_simulate_pacing)
 
 
 def test_no_exchange_before_its_account_exists(run: Path) -> None:

@@ -158,7 +158,7 @@ async def run_one(sdks: Sdks, replica: int, p: Plan) -> Outcome:
         out.error = type(e).__name__
     except Exception as e:  # connection errors of either SDK's HTTP stack
         out.status = -1
-        out.error = f"{type(e).__name__}: {e}"
+        out.error = f"{type(e).__name__}: {e} ({e.__cause__!r})"
     return out
 
 
@@ -201,12 +201,12 @@ async def _anthropic(client: anthropic.AsyncAnthropic, p: Plan, out: Outcome) ->
     if not p.stream:
         araw = await client.messages.with_raw_response.create(**kw)
         _charged(out, araw.headers)
-        r = araw.parse()
+        r = await araw.parse()
         out.received_tokens = sum(len(getattr(b, "text", "")) // 4 for b in r.content)
         return
     asraw = await client.messages.with_raw_response.create(**kw, stream=True)
     _charged(out, asraw.headers)
-    stream = asraw.parse()
+    stream = await asraw.parse()
     events = 0
     async for ev in stream:
         if ev.type == "content_block_delta":

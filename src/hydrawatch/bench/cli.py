@@ -41,6 +41,21 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _render(path: Path) -> None:
+    from hydrawatch.bench.aggregate import summarise
+    from hydrawatch.bench.runner import record_from_json
+    from hydrawatch.bench.table import markdown
+
+    try:
+        data = orjson.loads(path.read_bytes())
+        records = [record_from_json(r) for r in data["runs"]]
+        meta = dict(data.get("meta") or {})
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise click.ClickException(f"{path}: not a bench results file: {e}") from e
+    rows, overall = summarise(records)
+    click.echo(markdown(rows, overall, records, meta))
+
+
 def _progress(msg: str) -> None:
     click.echo(f"[bench {datetime.now(UTC).strftime('%H:%M:%S')}] {msg}", err=True)
 
@@ -83,6 +98,12 @@ def _progress(msg: str) -> None:
     help="Score saved reports of earlier successful runs of the same command on the same log instead of "
     "rerunning them (e.g. rerun only a changed detector).",
 )
+@click.option(
+    "--render",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Print the Markdown tables of a stored results JSON (e.g. bench/results/latest.json); runs nothing.",
+)
 @click.option("--quick", is_flag=True, help=f"One seed at scale {QUICK_SCALE} (a CI smoke test).")
 def bench(
     scenarios: tuple[str, ...],
@@ -93,12 +114,16 @@ def bench(
     cache: str | None,
     timeout: float,
     reuse: bool,
+    render: str | None,
     quick: bool,
 ) -> None:
     from hydrawatch.bench.aggregate import summarise
     from hydrawatch.bench.runner import run_bench
     from hydrawatch.bench.table import markdown, to_json
 
+    if render is not None:
+        _render(Path(render))
+        return
     seed_list = _seeds(seeds) if seeds else ([1] if quick else [1, 2, 3])
     scale_f = scale if scale is not None else (QUICK_SCALE if quick else 1.0)
     if scale_f <= 0:
@@ -128,7 +153,7 @@ def bench(
     }
     t0 = time.perf_counter()
     records = run_bench(
-        names, seed_list, scale_f, dets, out, cache_dir, timeout_s=timeout, progress=_progress
+        names, seed_list, scale_f, dets, out, cache_dir, timeout_s=timeout, reuse=reuse, progress=_progress
     )
     meta["wall_s"] = round(time.perf_counter() - t0, 1)
     rows, overall = summarise(records)

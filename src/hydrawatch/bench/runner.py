@@ -13,7 +13,7 @@ from hydrawatch.bench.detectors import Detector
 from hydrawatch.bench.labels import LabelsError, read_labels
 from hydrawatch.bench.measure import Measured, run_measured, tail
 from hydrawatch.bench.scenarios import SimRun, SimulationError, load_timeline, simulate
-from hydrawatch.bench.score import RunScore, ScoreError, score_report
+from hydrawatch.bench.score import RunScore, ScoreError, run_score_from_json, score_report
 from hydrawatch.report.model import Report, ReportError
 
 Progress = Callable[[str], None]
@@ -56,6 +56,22 @@ class RunRecord:
         }
 
 
+def record_from_json(d: dict[str, Any]) -> RunRecord:
+    """Rebuild a ``RunRecord`` from ``RunRecord.to_json()``."""
+    return RunRecord(
+        str(d["scenario"]),
+        int(d["seed"]),
+        str(d["detector"]),
+        int(d["events"]),
+        bool(d["ok"]),
+        d.get("error"),
+        d.get("wall_s"),
+        d.get("peak_rss_mb"),
+        None if d.get("score") is None else run_score_from_json(d["score"]),
+        bool(d.get("reused", False)),
+    )
+
+
 def _measurement_path(work: Path, name: str) -> Path:
     return work / f"{name}.run.json"
 
@@ -69,11 +85,8 @@ def _reusable(work: Path, detector: Detector, events: int, argv: list[str]) -> M
         saved = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    if (
-        not isinstance(saved, dict)
-        or saved.get("template") != detector.template
-        or saved.get("events") != events
-    ):
+    # the same command on the same files (the events path carries the simulator's fingerprint)
+    if not isinstance(saved, dict) or saved.get("argv") != argv or saved.get("events") != events:
         return None
     if not saved.get("ok"):
         return None

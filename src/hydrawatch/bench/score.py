@@ -136,6 +136,30 @@ class RunScore:
         }
 
 
+def run_score_from_json(d: dict[str, Any]) -> RunScore:
+    """Rebuild a ``RunScore`` from ``RunScore.to_json()`` (to render stored results again)."""
+    pops = {
+        k: PopulationScore(v["population"], bool(v["campaign"]), int(v["accounts"]), int(v["flagged"]))
+        for k, v in (d.get("populations") or {}).items()
+    }
+    harvest = None
+    if d.get("campaigns") is not None:
+        fields = [f for f in CampaignHarvest.__dataclass_fields__ if f != "harvest_share"]
+        harvest = [CampaignHarvest(**{f: c[f] for f in fields}) for c in d["campaigns"]]
+    return RunScore(
+        accounts=int(d["accounts"]),
+        campaign_accounts=int(d["campaign_accounts"]),
+        legit_accounts=int(d["legit_accounts"]),
+        flagged=int(d["flagged"]),
+        true_positives=int(d["true_positives"]),
+        false_positives=int(d["false_positives"]),
+        extra_report_accounts=int(d.get("extra_report_accounts", 0)),
+        ari=d.get("ari") if int(d["campaign_accounts"]) >= 2 else None,
+        populations=pops,
+        harvest=harvest,
+    )
+
+
 def _verdicts(labels: Labels, report: Report) -> tuple[dict[str, AccountVerdict], int]:
     by_id = {a.account_id: a for a in report.accounts}
     missing = [a for a in labels.by_account if a not in by_id]
@@ -147,9 +171,9 @@ def _verdicts(labels: Labels, report: Report) -> tuple[dict[str, AccountVerdict]
 
 
 def attribution_ari(labels: Labels, verdicts: dict[str, AccountVerdict]) -> float | None:
-    """ARI of true vs predicted campaign over ground-truth campaign accounts (None if there are none)."""
+    """ARI of true vs predicted campaign over ground-truth campaign accounts (None with fewer than 2)."""
     accounts = sorted(labels.campaign_accounts)
-    if not accounts:
+    if len(accounts) < 2:  # one account is trivially "perfectly" clustered: not a measurement
         return None
     true = [str(labels.by_account[a].campaign_id) for a in accounts]
     pred: list[str] = []

@@ -115,11 +115,13 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
             )
         )
     if ev.narrow[i] >= 0.6:
-        out.append((
-            W_NARROW * ev.narrow[i],
-            f"its {int(agg.topic_n[i]):,} prompts are about one narrow topic "
-            f"(topic concentration {ev.narrow[i]:.2f} on a 0-1 scale)",
-        ))
+        out.append(
+            (
+                W_NARROW * ev.narrow[i],
+                f"its {int(agg.topic_n[i]):,} prompts are about one narrow topic "
+                f"(topic concentration {ev.narrow[i]:.2f} on a 0-1 scale)",
+            )
+        )
     if ev.single_turn[i] >= 0.95 and n >= 20:
         out.append((0.1, f"{ev.single_turn[i]:.0%} of requests are single-turn (no follow-up conversation)"))
     if ev.anonymizer_share[i] >= 0.5:

@@ -22,7 +22,7 @@ from hydrawatch.gateway.live import LiveScoring
 from hydrawatch.gateway.metrics import Metrics
 from hydrawatch.gateway.recorder import DuckDBEventSink, EventSink, RedisEventSink
 from hydrawatch.gateway.upstream import Router
-from hydrawatch.policy import AuditLog, Policy, VerdictCache, make_verdict_cache
+from hydrawatch.policy import AuditLog, Policy, RedisVerdictCache, VerdictCache, make_verdict_cache
 from hydrawatch.quota import QuotaStore, load_limits, make_quota_store
 
 log = logging.getLogger("hydrawatch.gateway")
@@ -93,9 +93,17 @@ def _quota_config(config: GatewayConfig) -> dict[str, Any]:
 async def open_state(config: GatewayConfig) -> GatewayState:
     metrics = Metrics()
     keys = open_key_store(config)
-    quota = make_quota_store(load_limits(_quota_config(config)), config.redis_url)
+    limits = load_limits(_quota_config(config))
+    quota = make_quota_store(limits, config.redis_url)
     policy = Policy.load(config.policy_file)
-    verdicts = make_verdict_cache(config.redis_url, key_prefix=config.redis_prefix)
+    verdicts: VerdictCache
+    if config.redis_url:
+        # the same bound as the quota store's Redis calls: a verdict read that gives up early
+        # (the cache's own default is 0.1 s) drops the campaign from the decision on a busy
+        # host, and the request is then charged to the account alone
+        verdicts = RedisVerdictCache(config.redis_url, key_prefix=config.redis_prefix, timeout=limits.timeout)
+    else:
+        verdicts = make_verdict_cache(None, key_prefix=config.redis_prefix)
     audit = AuditLog(config.state_dir, redis_url=config.redis_url, key_prefix=config.redis_prefix)
     rec = config.record
     sink: EventSink

@@ -68,7 +68,9 @@ def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events"
     )
     con.execute(
         "CREATE OR REPLACE TABLE prompt_feats (ph UBIGINT, intent_idx TINYINT, intent_score FLOAT, "
-        "cue_mask INTEGER, skel BIGINT, fam BIGINT, " + ", ".join(f"t{j} FLOAT" for j in range(TOPIC_DIMS)) + ")"
+        "cue_mask INTEGER, skel BIGINT, fam BIGINT, "
+        + ", ".join(f"t{j} FLOAT" for j in range(TOPIC_DIMS))
+        + ")"
     )
     total = con.execute("SELECT count(*) FROM distinct_prompts").fetchall()[0][0]
     reader = con.cursor().sql("SELECT ph, prompt FROM distinct_prompts").to_arrow_reader(_CHUNK)

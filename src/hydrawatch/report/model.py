@@ -100,7 +100,12 @@ class Report:
                 raise ReportError(f"{where}: duplicate account_id {aid!r}")
             seen.add(aid)
             risk = a.get("risk")
-            if isinstance(risk, bool) or not isinstance(risk, (int, float)) or math.isnan(risk) or not 0 <= risk <= 1:
+            if (
+                isinstance(risk, bool)
+                or not isinstance(risk, (int, float))
+                or math.isnan(risk)
+                or not 0 <= risk <= 1
+            ):
                 raise ReportError(f"{where}: risk must be a number in [0, 1]")
             if not isinstance(a.get("flagged"), bool):
                 raise ReportError(f"{where}: flagged must be a boolean")

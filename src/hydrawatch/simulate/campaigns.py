@@ -27,12 +27,15 @@ from hydrawatch.simulate.accounts import (
 from hydrawatch.simulate.elicitation import STYLES, phrasebook, unrelated
 from hydrawatch.simulate.exchange import Client, Emitter, Item, thinking_params
 from hydrawatch.simulate.models import NEW_MODEL, new_model_share, pick
+from hydrawatch.simulate.pacing import draw_pace
 from hydrawatch.simulate.seeding import derive_seed
 from hydrawatch.simulate.spec import CampaignSpec
 from hydrawatch.simulate.timing import DAY, HOUR, poisson_stream, quota_times, tz_of
 from hydrawatch.simulate.world import Actor, World
 
 WAVE_PARTICIPATION = 0.92
+STEALTH_ACTIVE = (0.6, 0.9)  # share of days a stealth account is active
+STEALTH_PER_ACTIVE_DAY = (12.0, 32.0)  # bounds of its mean exchanges on an active day
 STARTUP_DOMAINS = ("labs-ai.io", "quantforge.ai", "deepmetric.dev", "sparkml.co", "tensorly.app")
 
 
@@ -134,15 +137,18 @@ def _account(
 
 
 def _times(
-    rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float, b: float, target: int
+    rng: random.Random, world: World, plan: _Plan, acct: Account, slot: int, a: float, b: float
 ) -> Iterator[float]:
+    """Request times of one account over ``[a, b)`` at its pace (see ``pacing``)."""
     spec = plan.spec
+    window_days = max((b - a) / DAY, 1e-3)
     if spec.lockstep:
-        # every generation of a cohort shares one wave schedule over its own window
+        # every generation of a cohort shares one wave schedule (and so one pace) over its own window
         cohort = slot // max(1, spec.cohort_size)
         gen = min(plan.chain - 1, int((a - plan.start) / plan.life + 1e-9))
         crng = world.rng("cohort", spec.campaign_id, cohort, gen)
-        mean_gap = plan.life / (sum(spec.per_account) / 2 / WAVE_PARTICIPATION)
+        pace = draw_pace(spec, crng, plan.life / DAY)
+        mean_gap = DAY / (pace.per_day / WAVE_PARTICIPATION)
         w = plan.start + gen * plan.life + crng.uniform(0, 6 * HOUR if gen == 0 else 2.5 * HOUR)
         last = a
         while w < b:
@@ -153,14 +159,17 @@ def _times(
                 yield last
             w += crng.expovariate(1.0 / mean_gap)
         return
-    days = max((b - a) / DAY, 1e-3)
+    pace = draw_pace(spec, rng, window_days)
     if spec.stealth:
+        # a keen human: active on most days, not all, in diurnal sessions; the same lifetime pace
+        active = rng.uniform(STEALTH_ACTIVE[0], STEALTH_ACTIVE[1])
+        per_active_day = min(STEALTH_PER_ACTIVE_DAY[1], max(STEALTH_PER_ACTIVE_DAY[0], pace.per_day / active))
         yield from quota_times(
-            rng, a, b, tz_of(acct.country), target, rng.uniform(0.75, 0.95), gap_s=rng.uniform(25, 60)
+            rng, a, b, tz_of(acct.country), per_active_day, active, gap_s=rng.uniform(25, 60)
         )
         return
     amp = 0.0 if spec.population == "scraper" else 0.35
-    yield from poisson_stream(rng, a, b, target / days, amp=amp, tz=plan.operator_tz)
+    yield from poisson_stream(rng, a, b, pace.per_day, amp=amp, tz=plan.operator_tz)
 
 
 def _events(
@@ -179,13 +188,12 @@ def _events(
     client = Client(ua, fp, api_key_id(world.seed, acct.account_id, 0))
     effort = "high"
     thinking_params(params, ua, effort)
-    target = rng.randint(*spec.per_account)
     pool = plan.pool
     sticky_ip, sticky_until = "", 0.0
     mix = "scraper" if scraper else "distill"
     pivot_s = spec.pivot_hours * HOUR
     book = phrasebook(derive_seed(world.seed, spec.campaign_id), spec.stealth)
-    for ts in _times(rng, world, plan, acct, slot, a, b, target):
+    for ts in _times(rng, world, plan, acct, slot, a, b):
         if spec.unrelated > 0 and rng.random() < spec.unrelated:
             req = unrelated(rng, book)
         else:

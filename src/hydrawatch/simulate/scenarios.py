@@ -40,10 +40,14 @@ def legit(factor: float = 1.0) -> tuple[PopulationSpec, ...]:
     )
 
 
+# Lifetime exchanges per account in ``disclosed``: over a ~45-day life (16-26 a day), ~700-1,150
+# in the window; no replacement there, since a 45-day window sees one whole life per account.
+DISCLOSED_PER_ACCOUNT = (750, 1150)
+
 # Campaign building blocks (scenarios adjust size and window with dataclasses.replace).
 LOCKSTEP = CampaignSpec(
     "hydra-lockstep",
-    100,
+    800,
     styles=(("cot", 0.6), ("trace", 0.25), ("rubric", 0.15)),
     lockstep=True,
     cohort_size=25,
@@ -54,12 +58,12 @@ LOCKSTEP = CampaignSpec(
 )
 NARROW_PIVOT = CampaignSpec(
     "hydra-narrow",
-    60,
+    1000,
     styles=(("analyst", 0.92), ("cot", 0.08)),
     pivot=0.5,
     pivot_hours=24.0,
     replacement=True,
-    chain=3,
+    chain=2,
     payment_group=6,
     proxies="rotating",
     unrelated=0.1,
@@ -67,7 +71,7 @@ NARROW_PIVOT = CampaignSpec(
 )
 STEALTH = CampaignSpec(
     "hydra-stealth",
-    40,
+    400,
     styles=(("cot", 0.35), ("trace", 0.2), ("rubric", 0.25), ("censor", 0.2)),
     stealth=True,
     proxies="sticky",
@@ -79,6 +83,7 @@ SCRAPER = CampaignSpec(
     1,
     styles=(("cot", 0.7), ("rubric", 0.3)),
     per_account=(35000, 45000),
+    life_days=None,
     proxies="datacenter",
     start_day=2.0,
     days=3.0,
@@ -105,30 +110,30 @@ _SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "hydra-lockstep",
-        "A week: legitimate traffic and a 300-account hydra load-balanced in lockstep "
+        "A week: legitimate traffic and a 1,000-account hydra load-balanced in lockstep "
         "cohorts over rotating residential proxies, payment methods shared in groups.",
         7.0,
         legit(0.4),
-        (replace(LOCKSTEP, accounts=300, payment_group=8),),
+        (replace(LOCKSTEP, accounts=1000, payment_group=8),),
     ),
     Scenario(
         "hydra-narrow-pivot",
-        "A week: one 'expert data analyst' prompt in endless variations from 300 "
+        "A week: one 'expert data analyst' prompt in endless variations from 1,200 "
         "accounts (banned and replaced), half the traffic moving to the new model within 24 h of its "
         "day-3 release.",
         7.0,
         legit(0.4),
-        (replace(NARROW_PIVOT, accounts=300),),
+        (replace(NARROW_PIVOT, accounts=1200),),
         new_model_day=3.0,
     ),
     Scenario(
         "hydra-stealth",
-        "A week: a 150-account stealth hydra (paraphrased prompts, human timing, "
+        "A week: a 600-account stealth hydra (paraphrased prompts, human timing, "
         "varied clients and signup paths, aged accounts, sticky residential IPs) mixed with "
         "unrelated traffic.",
         7.0,
         legit(0.4),
-        (replace(STEALTH, accounts=150),),
+        (replace(STEALTH, accounts=600),),
     ),
     Scenario(
         "mixed",
@@ -146,32 +151,34 @@ _SCENARIOS: tuple[Scenario, ...] = (
         45.0,
         legit(3.8),
         (
-            replace(LOCKSTEP, campaign_id="lab-a", accounts=150, start_day=2.0, per_account=(840, 1260)),
+            replace(
+                LOCKSTEP, campaign_id="lab-a", accounts=150, start_day=1.0, per_account=DISCLOSED_PER_ACCOUNT
+            ),
             replace(
                 LOCKSTEP,
                 campaign_id="lab-b",
                 accounts=3200,
                 styles=(("rubric", 0.45), ("censor", 0.3), ("cot", 0.25)),
-                replacement=True,
-                chain=3,
                 payment_group=20,
                 cohort_size=80,
                 start_day=0.0,
-                per_account=(840, 1260),
+                per_account=DISCLOSED_PER_ACCOUNT,
             ),
             replace(
                 NARROW_PIVOT,
                 campaign_id="lab-c",
-                accounts=20150,
+                accounts=20900,
                 styles=(("analyst", 0.7), ("cot", 0.2), ("trace", 0.1)),
                 lockstep=True,
                 cohort_size=200,
                 payment_group=25,
-                chain=3,
+                replacement=False,
                 start_day=0.0,
-                per_account=(840, 1260),
+                per_account=DISCLOSED_PER_ACCOUNT,
             ),
-            replace(STEALTH, campaign_id="lab-d", accounts=1500, per_account=(840, 1260), start_day=5.0),
+            replace(
+                STEALTH, campaign_id="lab-d", accounts=1500, per_account=DISCLOSED_PER_ACCOUNT, start_day=1.0
+            ),
         ),
         new_model_day=30.0,
         responses=False,

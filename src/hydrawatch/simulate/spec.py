@@ -29,6 +29,9 @@ class CampaignSpec:
 
     - ``styles``: elicitation styles with weights (cot, trace, rubric, censor, analyst).
     - ``per_account``: exchanges per account over its life (700-1,100 keeps per-account limits quiet).
+    - ``life_days``: an account's life (~45 days, as disclosed); it works at ``per_account / life_days``
+      a day, so a week-long window sees a slice of it. None: the whole target inside the window
+      (the naive scraper).
     - ``lockstep``: accounts fire together in cohort waves (load balancing).
     - ``payment_group``: accounts sharing one payment method (1 = none shared).
     - ``proxies``: ``rotating`` (new residential exit per request), ``sticky`` (one per account-day),
@@ -44,6 +47,7 @@ class CampaignSpec:
     accounts: int
     styles: tuple[tuple[str, float], ...] = (("cot", 1.0),)
     per_account: tuple[int, int] = (700, 1100)
+    life_days: float | None = 45.0
     start_day: float = 0.0
     days: float | None = None
     lockstep: bool = False

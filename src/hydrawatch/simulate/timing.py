@@ -226,20 +226,20 @@ def quota_times(
     start: float,
     end: float,
     tz: float,
-    target: int,
+    per_active_day: float,
     active_prob: float,
     profile: str = "human",
     gap_s: float = 40.0,
 ) -> Iterator[float]:
-    """About ``target`` request times spread over human-looking sessions on the active local days
-    of ``[start, end)``: a worker keeping a quota while looking like a keen person."""
+    """About ``per_active_day`` requests (+-40%) on each active local day (a share ``active_prob``
+    of the days) of ``[start, end)``, in human-looking sessions: a worker keeping a quota while
+    looking like a keen person."""
     first = math.floor((start + tz * HOUR) / DAY) * DAY - tz * HOUR
     days = [first + d * DAY for d in range(int((end - first) // DAY) + 1)]
     active = [d for d in days if rng.random() < active_prob] or days[:1]
-    per_day = target / len(active)
     last = start
     for day in active:
-        n = max(1, round(per_day * (0.8 + 0.4 * rng.random())))
+        n = max(1, round(per_active_day * (0.6 + 0.8 * rng.random())))
         k = max(1, round(n / (8 + 12 * rng.random())))
         for j, s in enumerate(session_starts(rng, day, tz, k, profile)):
             t = max(s, last + 60.0)
