@@ -23,6 +23,9 @@ W_INTENT = 16.0  # share of requests with a distillation intent (shrunk towards 
 INTENT_PRIOR = 10.0  # pseudo-requests without intent added before taking the share
 W_NARROW = 2.5  # topic concentration: all prompts about one narrow thing
 MIN_TOPIC_PROMPTS = 10
+W_FLAT = 2.0  # traffic spread evenly over the 24 clock hours (automation, not a person's day)
+FLAT_FROM_BITS = 3.0  # hour-of-day entropy where flatness starts; log2(24) = 4.58 is perfectly flat
+MIN_FLAT_REQUESTS = 50
 W_TEMPLATE = 1.5  # share of requests filling the account's top-3 skeletons
 W_ROTATION = 1.5  # distinct /24 networks per request
 W_SINGLE_TURN = 1.0  # share of requests that start a new conversation
@@ -39,6 +42,7 @@ class AccountEvidence:
     pivot: F
     anonymizer_share: F
     narrow: F
+    flat: F
     risk: F  # the account's own risk in [0, 1]
 
     def __len__(self) -> int:
@@ -56,6 +60,8 @@ def account_evidence(agg: AccountAggregates) -> AccountEvidence:
     n = agg.n.astype(np.float64)
     intent = _safe_div(agg.intent_n, n + INTENT_PRIOR)
     narrow = np.where(agg.topic_n >= MIN_TOPIC_PROMPTS, np.nan_to_num(agg.topic_conc), 0.0)
+    flat = np.clip((np.nan_to_num(agg.hour_entropy) - FLAT_FROM_BITS) / (np.log2(24) - FLAT_FROM_BITS), 0, 1)
+    flat = np.where(agg.n >= MIN_FLAT_REQUESTS, flat, 0.0)
     template = np.maximum(_safe_div(agg.top3_skel_n, n), _safe_div(agg.top_fam_n, n))
     rotation = np.clip(_safe_div(agg.n_net24 - 1, n - 1), 0, 1)
     single = 1.0 - _safe_div(agg.multi_turn_n, n)
@@ -69,12 +75,13 @@ def account_evidence(agg: AccountAggregates) -> AccountEvidence:
         + W_SINGLE_TURN * single
         + W_PIVOT * pivot
         + W_NARROW * narrow
+        + W_FLAT * flat
     )
     risk = 1.0 / (1.0 + np.exp(-z))
     # Too little traffic to judge an account alone: shrink towards the prior.
     confidence = np.clip(n / MIN_REQUESTS, 0, 1)
     risk = risk * confidence
-    return AccountEvidence(intent, template, rotation, single, np.nan_to_num(pivot), anon, narrow, risk)
+    return AccountEvidence(intent, template, rotation, single, np.nan_to_num(pivot), anon, narrow, flat, risk)
 
 
 def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list[str]:
@@ -122,6 +129,12 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
                 f"(topic concentration {ev.narrow[i]:.2f} on a 0-1 scale)",
             )
         )
+    if ev.flat[i] >= 0.5:
+        out.append((
+            W_FLAT * ev.flat[i],
+            f"active around the clock: hour-of-day entropy {agg.hour_entropy[i]:.2f} bits "
+            f"(4.58 = perfectly even over 24 h), traffic in {int(agg.active_hours[i])} of 24 clock hours",
+        ))
     if ev.single_turn[i] >= 0.95 and n >= 20:
         out.append((0.1, f"{ev.single_turn[i]:.0%} of requests are single-turn (no follow-up conversation)"))
     if ev.anonymizer_share[i] >= 0.5:

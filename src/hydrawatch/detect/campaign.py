@@ -29,7 +29,7 @@ class DetectConfig:
     resolution: float = 1.0
     min_campaign_size: int = 3
     campaign_threshold: float = 0.5
-    account_threshold: float = 0.9  # a lone account flagged on its own traffic
+    account_threshold: float = 0.7  # a lone account flagged on its own traffic
     member_min_risk: float = 0.15  # a campaign member needs some own evidence ...
     member_min_link: float = 2.0  # ... or strong links into the campaign
     # campaign risk: logistic over community-level evidence
@@ -41,6 +41,7 @@ class DetectConfig:
     c_size: float = 0.6
     c_rotation: float = 1.5
     c_narrow: float = 2.0
+    c_flat: float = 2.0
 
 
 @dataclass
@@ -109,6 +110,7 @@ def _score_one(
     template = float(np.maximum(agg.top3_skel_n[members], agg.top_fam_n[members]).sum()) / max(n_req, 1.0)
     rotation = float(np.median(ev.rotation[members]))
     narrow = float(np.median(ev.narrow[members]))
+    flat = float(np.median(ev.flat[members]))
     mean_risk = float(ev.risk[members].mean())
     # coordination: share of members linked by each kind of evidence
     linked: dict[str, set[int]] = {}
@@ -133,6 +135,7 @@ def _score_one(
         + cfg.c_size * np.log10(m)
         + cfg.c_rotation * rotation
         + cfg.c_narrow * narrow
+        + cfg.c_flat * flat
     )
     risk = float(1.0 / (1.0 + np.exp(-z)))
     flagged = [

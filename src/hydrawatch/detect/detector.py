@@ -15,6 +15,7 @@ from hydrawatch.detect.account_score import AccountEvidence, account_evidence, a
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import CampaignFinding, DetectConfig, score_communities
 from hydrawatch.detect.linkage import Pairs, communities
+from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 
 
 @dataclass
@@ -57,15 +58,23 @@ def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None
             campaign_of[i] = ci
             flagged[i] = True
             risk[i] = max(risk[i], f.risk)
-    # Accounts whose own traffic is damning, outside any flagged campaign: group them by community.
+    # Accounts whose own traffic is damning, outside any flagged campaign: grouped by their
+    # dominant intent and whether they run from hosting networks (a scraper on servers and a
+    # hydra on residential proxies are not one campaign).
     lone = np.nonzero((ev.risk >= cfg.account_threshold) & ~flagged)[0]
-    groups: dict[int, list[int]] = {}
+    groups: dict[tuple[int, bool], list[int]] = {}
     for i in lone.tolist():
-        groups.setdefault(int(membership[i]), []).append(i)
-    for members in groups.values():
+        hosted = bool(agg.hosting_n[i] + agg.vpn_n[i] + agg.tor_n[i] > 0.5 * agg.n[i])
+        groups.setdefault((int(agg.top_intent[i]), hosted), []).append(i)
+    for (intent, hosted), members in sorted(groups.items()):
         r = float(ev.risk[members].max())
+        label = INTENT_LABELS.get(CLASSES[intent], "no single intent")
+        where = "hosting/VPN networks" if hosted else "residential or mixed networks"
         f = CampaignFinding(
-            members, r, [f"{len(members):,} account(s) flagged on their own traffic"], members
+            members,
+            r,
+            [f"{len(members):,} account(s) flagged on their own traffic: mostly {label}, from {where}"],
+            members,
         )
         campaigns.append(f)
         for i in members:

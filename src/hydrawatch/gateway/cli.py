@@ -134,6 +134,10 @@ def serve(
         proxy_headers=False,  # the gateway resolves client IPs itself (trusted_proxies)
         server_header=False,
         timeout_graceful_shutdown=10,
+        # idle keep-alive connections live longer than clients keep them (httpx, and so the
+        # OpenAI/Anthropic SDKs, drop theirs after 5 s, uvicorn's own default): otherwise the
+        # server closes a connection just as a client reuses it, and that request fails
+        timeout_keep_alive=75,
     )
 
 

@@ -13,10 +13,21 @@ import itertools
 import socket
 import ssl
 from functools import lru_cache
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
 from hydrawatch.gateway.config import Timeouts
+
+
+def no_cookies() -> httpx.Cookies:
+    """A cookie jar that stores nothing: the clients are shared by every account, so an
+    upstream's Set-Cookie for one tenant must never be replayed on another tenant's request."""
+    return httpx.Cookies(CookieJar(policy=refuse_all_cookies()))
+
+
+def refuse_all_cookies() -> DefaultCookiePolicy:
+    return DefaultCookiePolicy(allowed_domains=[])
 
 
 class HttpClients:
@@ -40,6 +51,8 @@ class HttpClients:
             )
             for _ in range(max(1, shards))
         ]
+        for c in self.clients:  # httpx copies a jar passed to the constructor and drops its policy
+            c.cookies.jar.set_policy(refuse_all_cookies())
         self._next = itertools.cycle(self.clients)
 
     @staticmethod

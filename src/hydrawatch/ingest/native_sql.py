@@ -70,9 +70,17 @@ def _is_str(x: str) -> str:
     return f"({x} IS NULL OR left({x}, 1) = '\"')"
 
 
+_NUMBER_START: Final = "(" + ", ".join(f"'{c}'" for c in "-0123456789") + ")"
+
+
+def _is_num(x: str) -> str:
+    """JSON number text (every other kind starts with a quote, a bracket, t, f or n)."""
+    return f"left({x}, 1) IN {_NUMBER_START}"
+
+
 def _is_int(x: str) -> str:
     """JSON integer text (DuckDB writes every float with a '.' or an exponent)."""
-    return f"(NOT contains({x}, '.') AND NOT contains({x}, 'e') AND NOT contains({x}, 'E'))"
+    return f"({_is_num(x)} AND NOT contains({x}, '.') AND NOT contains({x}, 'e') AND NOT contains({x}, 'E'))"
 
 
 def _count(x: str, hi: int) -> tuple[str, str]:
@@ -89,7 +97,7 @@ def _number(x: str) -> tuple[str, str]:
     v = f"CASE WHEN {_is_int(x)} THEN {as_int}::DOUBLE ELSE {as_float} END"
     ok = (
         f"({x} IS NULL OR CASE WHEN {_is_int(x)} THEN {as_int} BETWEEN -{INT64_MAX} AND {INT64_MAX}"
-        f" ELSE isfinite({as_float}) END)"
+        f" WHEN {_is_num(x)} THEN isfinite({as_float}) ELSE FALSE END)"
     )
     return v, ok
 
@@ -152,8 +160,7 @@ def _ts_parts(x: str) -> tuple[str, str]:
     """(ISO text, number) of ``ts`` (JSON text); each NULL when ``ts`` is not of that kind."""
     num, num_ok = _number(x)
     text = f"CASE WHEN left({x}, 1) = '\"' THEN json_extract_string({x}, '$') END"
-    digits = ", ".join(f"'{c}'" for c in "-0123456789")
-    number = f"CASE WHEN left({x}, 1) IN ({digits}) AND {num_ok} THEN {num} END"
+    number = f"CASE WHEN {_is_num(x)} AND {num_ok} THEN {num} END"
     return text, number
 
 
