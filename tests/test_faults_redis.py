@@ -70,7 +70,9 @@ def redis_start() -> None:
 def redis_down() -> Iterator[None]:
     """Redis stopped inside the block, started again on the way out (always)."""
     try:
-        subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False, timeout=20, capture_output=True)
+        subprocess.run(
+            ["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False, timeout=20, capture_output=True
+        )
         assert _wait(lambda: not _ping(), 10.0), "Redis did not stop"
         yield
     finally:
@@ -121,10 +123,18 @@ class Load:
             while not self._stop.is_set():
                 tag = f"w{w}n{i}x{secrets.token_hex(3)}"
                 url = self.urls[(w + i) % len(self.urls)]
-                body = {"model": "fake-a", "max_tokens": 20, "messages": [{"role": "user", "content": f"tag={tag}"}]}
+                body = {
+                    "model": "fake-a",
+                    "max_tokens": 20,
+                    "messages": [{"role": "user", "content": f"tag={tag}"}],
+                }
                 t0 = time.monotonic()
                 try:
-                    r = client.post(url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {self.key}"})
+                    r = client.post(
+                        url + "/v1/chat/completions",
+                        json=body,
+                        headers={"authorization": f"Bearer {self.key}"},
+                    )
                     status, doc, ra = r.status_code, r.json(), r.headers.get("retry-after")
                 except httpx.HTTPError as e:
                     status, doc, ra = -1, {"exception": repr(e)}, None
@@ -177,7 +187,11 @@ def test_redis_restart_under_load(
                 time.sleep(OUTAGE_S)
                 probe = httpx.post(
                     g1.url + "/v1/messages",
-                    json={"model": "fake-a", "max_tokens": 5, "messages": [{"role": "user", "content": "tag=probe"}]},
+                    json={
+                        "model": "fake-a",
+                        "max_tokens": 5,
+                        "messages": [{"role": "user", "content": "tag=probe"}],
+                    },
                     headers={"x-api-key": unseen},
                     timeout=20.0,
                 )

@@ -63,29 +63,59 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
             if anth
             else {"error": {"message": "busy", "type": "server_error"}}
         )
-        await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": orjson.dumps(err)})
         return
-    cut = int(model.split("-")[1]) if model.startswith(("stall-", "drop-")) and model != "stall-head" else None
+    cut = (
+        int(model.split("-")[1]) if model.startswith(("stall-", "drop-")) and model != "stall-head" else None
+    )
     if not body.get("stream"):
         text = TOKEN * OUT_EVENTS
         doc: dict[str, Any] = (
             {
-                "id": "msg_f", "type": "message", "role": "assistant", "model": model,
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "id": "msg_f",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
                 "usage": {"input_tokens": IN_TOKENS, "output_tokens": OUT_EVENTS},
             }
             if anth
             else {
-                "id": "c", "object": "chat.completion", "created": 1, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": IN_TOKENS, "completion_tokens": OUT_EVENTS, "total_tokens": IN_TOKENS + OUT_EVENTS},
+                "id": "c",
+                "object": "chat.completion",
+                "created": 1,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": IN_TOKENS,
+                    "completion_tokens": OUT_EVENTS,
+                    "total_tokens": IN_TOKENS + OUT_EVENTS,
+                },
             }
         )
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": orjson.dumps(doc)})
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+    )
 
     async def put(data: bytes) -> None:
         await send({"type": "http.response.body", "body": data, "more_body": True})
@@ -93,8 +123,14 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
     base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": model}
     if anth:
         start = {
-            "id": "msg_f", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": IN_TOKENS, "output_tokens": 1},
+            "id": "msg_f",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": IN_TOKENS, "output_tokens": 1},
         }
         await put(_sse({"type": "message_start", "message": start}, "message_start"))
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
@@ -111,14 +147,24 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
             d = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TOKEN}}
             await put(_sse(d, "content_block_delta"))
         else:
-            await put(_sse({**base, "choices": [{"index": 0, "delta": {"content": TOKEN}, "finish_reason": None}]}))
+            await put(
+                _sse({**base, "choices": [{"index": 0, "delta": {"content": TOKEN}, "finish_reason": None}]})
+            )
     if anth:
         await put(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-        md = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": OUT_EVENTS}}
+        md = {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": OUT_EVENTS},
+        }
         await put(_sse(md, "message_delta"))
         await put(_sse({"type": "message_stop"}, "message_stop"))
     else:
-        usage = {"prompt_tokens": IN_TOKENS, "completion_tokens": OUT_EVENTS, "total_tokens": IN_TOKENS + OUT_EVENTS}
+        usage = {
+            "prompt_tokens": IN_TOKENS,
+            "completion_tokens": OUT_EVENTS,
+            "total_tokens": IN_TOKENS + OUT_EVENTS,
+        }
         await put(_sse({**base, "choices": [], "usage": usage}))
         await put(b"data: [DONE]\n\n")
     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -171,7 +217,10 @@ def test_read_timeout_is_504_in_each_format_and_costs_no_tokens(gateway: Gateway
     with pytest.raises(anthropic.APIStatusError) as ae:
         _an(gateway, key).messages.create(model="stall-head", messages=MSG, max_tokens=50)  # type: ignore[arg-type]
     assert ae.value.status_code == 504
-    assert ae.value.body == {"type": "error", "error": {"type": "timeout_error", "message": ae.value.body["error"]["message"]}}  # type: ignore[index]
+    assert ae.value.body == {
+        "type": "error",
+        "error": {"type": "timeout_error", "message": ae.value.body["error"]["message"]},
+    }  # type: ignore[index]
     assert _used(gateway, "acct-timeout") == (0, 2)  # the estimate was released; the requests count
     assert sorted(e["status"] for e in _events(gateway, "acct-timeout")) == [504, 504]
 
@@ -212,7 +261,9 @@ def test_broken_openai_stream_ends_with_error_event_and_bills_what_was_sent(
     key = gateway.new_key(account)
     got: list[str] = []
     with pytest.raises(openai.APIError) as e:
-        for chunk in _oa(gateway, key).chat.completions.create(model=fault, messages=MSG, max_tokens=50, stream=True):
+        for chunk in _oa(gateway, key).chat.completions.create(
+            model=fault, messages=MSG, max_tokens=50, stream=True
+        ):
             got += [c.delta.content for c in chunk.choices if c.delta.content]
     assert got == [TOKEN] * 3  # everything sent before the fault reached the client
     want_status = 502 if fault.startswith("drop") else 504

@@ -26,8 +26,8 @@ from hydrawatch.policy import Verdict
 from test_gateway_support import GatewayServer, ServerThread, gateway_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "replicas"))
-from usage_upstream import Ledger, UsageUpstream  # noqa: E402
-from workload import (  # noqa: E402
+from usage_upstream import Ledger, UsageUpstream
+from workload import (
     Sdks,
     compare,
     expected_totals,
@@ -91,7 +91,7 @@ def test_three_replicas_account_every_token(prefix: str, tmp_path: Path) -> None
             for g in replicas:
                 g.drain()  # settles are spawned off the request path: wait for them
             truth = httpx.get(up.url + "/truth").json()
-    expected, tally = expected_totals(plans, outcomes, truth)
+    expected, tally, unanswered = expected_totals(plans, outcomes, truth)
     r = redis.Redis.from_url(REDIS_URL)
     try:
         counters, pending = read_counters(r, prefix + "quota:")
@@ -105,6 +105,7 @@ def test_three_replicas_account_every_token(prefix: str, tmp_path: Path) -> None
     assert tally["status 429"] >= 10, tally
     # exact accounting: every counter equals the real usage of what was admitted
     assert pending == 0
+    assert not unanswered  # every client got an answer
     assert compare(counters, expected) == []
     assert {(s, o) for (s, o, _m, _w) in counters} >= {("campaign", "camp-bench"), ("account", "acct-000")}
     worst = overshoots(counters, _limits())

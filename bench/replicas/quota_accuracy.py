@@ -31,10 +31,10 @@ import redis
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workload import Sdks, compare, expected_totals, make_plans, overshoots, read_counters, run_clients  # noqa: E402
+from workload import Sdks, compare, expected_totals, make_plans, overshoots, read_counters, run_clients
 
-from hydrawatch.gateway.keystore import RedisKeyStore  # noqa: E402
-from hydrawatch.policy import Verdict, make_verdict_cache  # noqa: E402
+from hydrawatch.gateway.keystore import RedisKeyStore
+from hydrawatch.policy import Verdict, make_verdict_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = ROOT / ".venv" / "bin" / "python"
@@ -68,7 +68,9 @@ def limits_map() -> dict[tuple[str, str], int]:
     return out
 
 
-async def setup_accounts(prefix: str, secret: str, accounts: list[str], campaign_of: dict[str, str]) -> dict[str, str]:
+async def setup_accounts(
+    prefix: str, secret: str, accounts: list[str], campaign_of: dict[str, str]
+) -> dict[str, str]:
     import redis.asyncio as aioredis
 
     store = RedisKeyStore(aioredis.Redis.from_url(REDIS_URL), prefix, secret)
@@ -103,8 +105,16 @@ def run(args: argparse.Namespace, margin: float | None) -> dict[str, Any]:
         up_port = free_port()
         procs.append(
             subprocess.Popen(
-                [str(PY), str(Path(__file__).with_name("usage_upstream.py")), "--port", str(up_port),
-                 "--ratio-low", str(args.ratio_low), "--ratio-high", str(args.ratio_high)],
+                [
+                    str(PY),
+                    str(Path(__file__).with_name("usage_upstream.py")),
+                    "--port",
+                    str(up_port),
+                    "--ratio-low",
+                    str(args.ratio_low),
+                    "--ratio-high",
+                    str(args.ratio_high),
+                ],
             )
         )
         up_url = f"http://127.0.0.1:{up_port}"
@@ -125,7 +135,16 @@ def run(args: argparse.Namespace, margin: float | None) -> dict[str, Any]:
             (tmp / f"r{i}").mkdir()
             procs.append(
                 subprocess.Popen(
-                    [str(HW), "serve", "--config", str(tmp / "gw.yaml"), "--port", str(port), "--log-level", "error"],
+                    [
+                        str(HW),
+                        "serve",
+                        "--config",
+                        str(tmp / "gw.yaml"),
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "error",
+                    ],
                     cwd=tmp / f"r{i}",
                 )
             )
@@ -133,7 +152,9 @@ def run(args: argparse.Namespace, margin: float | None) -> dict[str, Any]:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for u in urls:
             wait_http(u + "/healthz")
-        plans = make_plans(args.seed, clients=args.clients, per_client=args.per_client, accounts=args.accounts)
+        plans = make_plans(
+            args.seed, clients=args.clients, per_client=args.per_client, accounts=args.accounts
+        )
         campaign_of = {p.account: p.campaign for p in plans if p.campaign}
         accounts = sorted({p.account for p in plans})
         keys = asyncio.run(setup_accounts(prefix, secret, accounts, campaign_of))
@@ -151,9 +172,9 @@ def run(args: argparse.Namespace, margin: float | None) -> dict[str, Any]:
         qprefix = prefix + "quota:"
         settle_wait(r, qprefix)
         truth = httpx.get(up_url + "/truth", timeout=30.0).json()
-        expected, tally = expected_totals(plans, outcomes, truth)
+        expected, tally, unanswered = expected_totals(plans, outcomes, truth)
         counters, pending = read_counters(r, qprefix)
-        bad = compare(counters, expected)
+        bad = compare(counters, expected, unanswered)
         worst = overshoots(counters, limits_map())
         return {
             "margin": "default" if margin is None else margin,
@@ -193,17 +214,20 @@ def main() -> None:
     args = ap.parse_args()
     margins: list[float | None] = list(args.margin) if args.margin else [None]
     print(
-        f"{args.replicas} replicas x {args.clients} clients x {args.per_client} requests, {args.accounts} accounts "
-        f"(half in one campaign), seed {args.seed}, real input = chars / U({args.ratio_low}, {args.ratio_high}); "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"{args.replicas} replicas x {args.clients} clients x {args.per_client} requests, "
+        f"{args.accounts} accounts (half in one campaign), seed {args.seed}, "
+        f"real input = chars / U({args.ratio_low}, {args.ratio_high}); load average {os.getloadavg()[0]:.1f}"
     )
-    print("| margin | requests | completed / streamed / cancelled / 429 / other | campaign verdict missed | "
-          "token counters | mismatched | pending | max overshoot | req/s |")
+    print(
+        "| margin | requests | completed / streamed / cancelled / 429 / other | campaign verdict missed | "
+        "token counters | mismatched | pending | max overshoot | req/s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for m in margins:
         res = run(args, m)
         t = res["tally"]
         other = sum(v for k, v in t.items() if k.startswith("status") and k != "status 429")
+        other += t["connection error"]
         worst = res["worst"][0] if res["worst"] else None
         ws = f"{worst[3] * 100:.2f}% ({worst[0][0]} {worst[0][2]})" if worst else "-"
         print(

@@ -129,16 +129,18 @@ class UsageUpstream:
         self.ledger.truth[tag] = truth
         cap = body.get("max_tokens") or body.get("max_completion_tokens") or 256
         n = (body.get("n") or 1) if api == "openai" else 1
-        outs = [
-            max(1, round(cap * (0.25 + 0.75 * _unit(tag, f"out{i}")))) for i in range(int(n))
-        ]
+        outs = [max(1, round(cap * (0.25 + 0.75 * _unit(tag, f"out{i}")))) for i in range(int(n))]
         if not body.get("stream"):
             truth.output_sent = sum(outs)
             truth.complete = True
             await self._json(send, 200, orjson.dumps(self._whole(api, body, truth, outs)))
             return
         await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
         )
         if api == "anthropic":
             await self._anthropic_stream(send, receive, body, truth, outs[0], cancel_after)
@@ -148,7 +150,11 @@ class UsageUpstream:
     @staticmethod
     async def _json(send: Any, status: int, payload: bytes) -> None:
         await send(
-            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
         )
         await send({"type": "http.response.body", "body": payload})
 
@@ -201,7 +207,14 @@ class UsageUpstream:
         async def put(obj: dict[str, Any]) -> None:
             await send({"type": "http.response.body", "body": _sse(obj), "more_body": True})
 
-        await put({**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": ""}} for i in range(len(outs))]})
+        await put(
+            {
+                **base,
+                "choices": [
+                    {"index": i, "delta": {"role": "assistant", "content": ""}} for i in range(len(outs))
+                ],
+            }
+        )
         events = 0
         for i, total in enumerate(outs):
             left = total
@@ -213,7 +226,12 @@ class UsageUpstream:
                 truth.output_sent += k
                 left -= k
                 events += 1
-                await put({**base, "choices": [{"index": i, "delta": {"content": TOKEN * k}, "finish_reason": None}]})
+                await put(
+                    {
+                        **base,
+                        "choices": [{"index": i, "delta": {"content": TOKEN * k}, "finish_reason": None}],
+                    }
+                )
                 await asyncio.sleep(0)
         for i in range(len(outs)):
             await put({**base, "choices": [{"index": i, "delta": {}, "finish_reason": "stop"}]})

@@ -130,11 +130,13 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
             )
         )
     if ev.flat[i] >= 0.5:
-        out.append((
-            W_FLAT * ev.flat[i],
-            f"active around the clock: hour-of-day entropy {agg.hour_entropy[i]:.2f} bits "
-            f"(4.58 = perfectly even over 24 h), traffic in {int(agg.active_hours[i])} of 24 clock hours",
-        ))
+        out.append(
+            (
+                W_FLAT * ev.flat[i],
+                f"active around the clock: hour-of-day entropy {agg.hour_entropy[i]:.2f} bits "
+                f"(4.58 = perfectly even over 24 h), traffic in {int(agg.active_hours[i])} of 24 clock hours",
+            )
+        )
     if ev.single_turn[i] >= 0.95 and n >= 20:
         out.append((0.1, f"{ev.single_turn[i]:.0%} of requests are single-turn (no follow-up conversation)"))
     if ev.anonymizer_share[i] >= 0.5:

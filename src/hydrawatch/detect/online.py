@@ -26,7 +26,7 @@ from hydrawatch.events.schema import Exchange
 from hydrawatch.features.hashing import stable_hash
 from hydrawatch.features.intent import CLASSES
 from hydrawatch.features.request import RequestFeatures
-from hydrawatch.netintel import network_kind
+from hydrawatch.netintel import lookup_asns, network_kind, parse_ipv4
 
 PIVOT_WINDOW_S = 48 * 3600.0
 LOCKSTEP_BUCKET_S = 300.0
@@ -81,6 +81,7 @@ class AccountState:
     hours: list[int] = field(default_factory=lambda: [0] * 24)
     ips: set[str] = field(default_factory=set)
     nets: set[str] = field(default_factory=set)
+    asns: set[int] = field(default_factory=set)
     kinds: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
     # per released model: [requests in its first 48 h, of which on it, first use ts]
@@ -123,8 +124,11 @@ class AccountState:
         model = ex.model or "?"
         self.models[model] += 1
         net = _net24(ex.ip)
-        if ex.ip and len(self.ips) < 4 * MAX_TRACKED:
+        if ex.ip and len(self.ips) < 4 * MAX_TRACKED and ex.ip not in self.ips:
             self.ips.add(ex.ip)
+            asn = int(lookup_asns(parse_ipv4([ex.ip]))[0])
+            if asn:
+                self.asns.add(asn)
         if net and len(self.nets) < 4 * MAX_TRACKED:
             self.nets.add(net)
         self.kinds[kind] += 1
@@ -261,7 +265,7 @@ class OnlineScorer:
                     "active_hours": int((hours > 0).sum()),
                     "n_ips": len(s.ips),
                     "n_net24": len(s.nets),
-                    "n_asn": 0,
+                    "n_asn": len(s.asns),
                     "n_models": len(s.models),
                     "top_model_share": s.models.most_common(1)[0][1] / s.n if s.n else 0.0,
                     "pivot_model": best[0],

@@ -86,7 +86,7 @@ def _is_int(x: str) -> str:
 def _count(x: str, hi: int) -> tuple[str, str]:
     """(value, ok) of an optional count in [0, hi] given as a JSON integer."""
     v = f"TRY_CAST({x} AS BIGINT)"
-    ok = f"({x} IS NULL OR ({_is_int(x)} AND {v} BETWEEN 0 AND {hi}))"
+    ok = f"coalesce({x} IS NULL OR ({_is_int(x)} AND {v} BETWEEN 0 AND {hi}), FALSE)"
     return v, ok
 
 
@@ -96,8 +96,8 @@ def _number(x: str) -> tuple[str, str]:
     as_float = f"TRY_CAST({x} AS DOUBLE)"
     v = f"CASE WHEN {_is_int(x)} THEN {as_int}::DOUBLE ELSE {as_float} END"
     ok = (
-        f"({x} IS NULL OR CASE WHEN {_is_int(x)} THEN {as_int} BETWEEN -{INT64_MAX} AND {INT64_MAX}"
-        f" WHEN {_is_num(x)} THEN isfinite({as_float}) ELSE FALSE END)"
+        f"coalesce({x} IS NULL OR CASE WHEN {_is_int(x)} THEN {as_int} BETWEEN -{INT64_MAX} AND {INT64_MAX}"
+        f" WHEN {_is_num(x)} THEN isfinite({as_float}) ELSE FALSE END, FALSE)"
     )
     return v, ok
 
@@ -109,7 +109,7 @@ def _opt_str(field: str) -> str:
 
 
 def _bool(x: str) -> tuple[str, str]:
-    return f"({x} = 'true')", f"({x} IS NULL OR {x} IN ('true', 'false'))"
+    return f"({x} = 'true')", f"coalesce({x} IS NULL OR {x} IN ('true', 'false'), FALSE)"
 
 
 def _content(c: str) -> str:
