@@ -69,7 +69,7 @@ def test_three_replicas_account_every_token(prefix: str, tmp_path: Path) -> None
         "quotas": {"tiers": {"standard": TIER}, "campaign": CAMPAIGN, "timeout_ms": 5000},
         "keys": {"secret": "replica-test-secret-" + "x" * 24, "cache_seconds": 1},
     }
-    plans = make_plans(7, clients=30, per_client=8, accounts=6)
+    plans = make_plans(7, clients=30, per_client=5, accounts=6)
     with ServerThread(UsageUpstream(ledger)) as up:
         cfgs = [gateway_config(tmp_path / f"r{i}", up.url, **raw) for i in range(3)]
         with GatewayServer(cfgs[0]) as g0, GatewayServer(cfgs[1]) as g1, GatewayServer(cfgs[2]) as g2:
