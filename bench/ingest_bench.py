@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/ingest_bench.py --lines 1000000 --workers 1,2
 
-``load_events`` is timed with its native engine (DuckDB SQL, the default for plain JSONL)
-and with the Python parser (``engine="python"``) at each ``--workers`` count (``--workers ''``
+``load_events`` is timed with its native engine (``engine="native"``, DuckDB SQL) and with
+the Python parser (``engine="python"``, the default) at each ``--workers`` count (``--workers ''``
 skips the Python runs).
 
 Writes a synthetic contract JSONL (chat messages, params, usage, response text; about
@@ -172,7 +172,7 @@ def main() -> None:
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     runs += [("python", w, f"load_events python w={w} ") for w in workers]
     for engine, w, label in runs:
-        s, cpu, n = time_hydrawatch(path, w, engine="auto" if engine == "native" else "python")
+        s, cpu, n = time_hydrawatch(path, w, engine=engine)
         key = "hydrawatch_native" if engine == "native" else f"hydrawatch_python_workers_{w}"
         results[key] = {
             "seconds": round(s, 2),

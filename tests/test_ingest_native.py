@@ -24,7 +24,7 @@ def _table(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 def _both(path: Path, **kw: Any) -> tuple[pa.Table, IngestStats, pa.Table, IngestStats]:
     c1, c2 = duckdb.connect(), duckdb.connect()
-    s1 = load_events(c1, [path], workers=1, engine="auto", **kw)
+    s1 = load_events(c1, [path], workers=1, engine="native", **kw)
     s2 = load_events(c2, [path], workers=1, engine="python", **kw)
     return _table(c1), s1, _table(c2), s2
 
@@ -283,7 +283,7 @@ def test_strict_raises_at_the_first_bad_line_and_keeps_rows_before(tmp_path: Pat
     path.write_bytes(b'{"ts":1,"account_id":"a"}\n{"ts":2}\n{"ts":3,"account_id":"c"}\n')
     con = duckdb.connect()
     with pytest.raises(IngestError, match=r"x.jsonl:2: account_id"):
-        load_events(con, [path], strict=True)
+        load_events(con, [path], strict=True, engine="native")
     assert con.execute("SELECT line FROM events").fetchall() == [(1,)]
 
 
@@ -303,7 +303,7 @@ def test_mixed_inputs_keep_file_order_and_counts(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress(b'{"ts":2,"account_id":"b"}\n'))
     seen: list[int] = []
     c1, c2 = duckdb.connect(), duckdb.connect()
-    s1 = load_events(c1, [plain, packed, plain], progress=seen.append)
+    s1 = load_events(c1, [plain, packed, plain], progress=seen.append, engine="native")
     s2 = load_events(c2, [plain, packed, plain], engine="python", workers=1)
     assert _table(c1).to_pylist() == _table(c2).to_pylist()
     assert (s1.records_ok, s1.records_bad, s1.files) == (s2.records_ok, s2.records_bad, s2.files)

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace, margin: float | None) -> dict[str, Any]:
             "mismatched": bad,
             "pending": pending,
             "worst": worst[:3],
-            "errors": sorted({o.error for o in outcomes if o.status == -1})[:3],
+            "errors": sorted({o.error for o in outcomes if o.status not in (200, 429)})[:5],
         }
     finally:
         for p in procs:
@@ -240,6 +240,7 @@ def main() -> None:
             print("  mismatched (key, counter, expected):", res["mismatched"][:5])
         if res["errors"]:
             print("  client errors:", res["errors"])
+        print("  outcomes:", dict(sorted(t.items())))
         print("  worst three:", [(w[0], w[1], w[2], f"{w[3] * 100:.2f}%") for w in res["worst"]])
 
 

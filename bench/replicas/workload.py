@@ -194,7 +194,7 @@ async def run_one(sdks: Sdks, replica: int, p: Plan) -> Outcome:
             await _anthropic(sdks.anthropic(replica, p.account), p, out)
     except (openai.APIStatusError, anthropic.APIStatusError) as e:
         out.status = e.status_code
-        out.error = type(e).__name__
+        out.error = f"{type(e).__name__}: {str(e)[:200]}"
     except Exception as e:  # connection errors of either SDK's HTTP stack
         out.status = -1
         out.error = f"{type(e).__name__}: {e} ({e.__cause__!r})"
@@ -297,6 +297,11 @@ def expected_totals(
             continue
         if o.status != 200:
             tally[f"status {o.status}"] += 1
+            if o.status in (502, 504):  # admitted, then the upstream failed: 1 request, 0 tokens
+                for scope, owner in [("account", p.account)] + (
+                    [("campaign", p.campaign)] if p.campaign else []
+                ):
+                    exp[(scope, owner, "requests")] += 1
             continue
         t = truth[o.tag]
         if t["complete"]:

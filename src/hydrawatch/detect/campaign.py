@@ -26,10 +26,12 @@ class DetectConfig:
     """Every threshold of the detector in one place (tuned on the tuning split only)."""
 
     min_edge_weight: float = 0.8
-    resolution: float = 1.0
+    resolution: float = 0.03  # low: a hydra load-balanced in cohorts is one campaign
     min_campaign_size: int = 3
     campaign_threshold: float = 0.5
     account_threshold: float = 0.7  # a lone account flagged on its own traffic
+    lone_min_flat: float = 0.5  # ... when its traffic is also spread over the clock
+    lone_min_rotation: float = 0.3  # ... or rotates addresses
     member_min_risk: float = 0.15  # a campaign member needs some own evidence ...
     member_min_link: float = 2.0  # ... or strong links into the campaign
     # campaign risk: logistic over community-level evidence

@@ -61,7 +61,10 @@ def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None
     # Accounts whose own traffic is damning, outside any flagged campaign: grouped by their
     # dominant intent and whether they run from hosting networks (a scraper on servers and a
     # hydra on residential proxies are not one campaign).
-    lone = np.nonzero((ev.risk >= cfg.account_threshold) & ~flagged)[0]
+    # Alone, an account needs automation evidence too (clock-flat traffic or rotating addresses):
+    # content alone is not enough to act on one account.
+    automated = (ev.flat >= cfg.lone_min_flat) | (ev.rotation >= cfg.lone_min_rotation)
+    lone = np.nonzero((ev.risk >= cfg.account_threshold) & automated & ~flagged)[0]
     groups: dict[tuple[int, bool], list[int]] = {}
     for i in lone.tolist():
         hosted = bool(agg.hosting_n[i] + agg.vpn_n[i] + agg.tor_n[i] > 0.5 * agg.n[i])

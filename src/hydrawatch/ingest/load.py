@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 BATCH_ROWS = 65536
 AUTO_PARALLEL_BYTES = 256 << 20  # workers=0 uses a pool only when there is this much plain JSONL
-ENGINES = ("auto", "python")
+ENGINES = ("python", "native")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -134,7 +134,7 @@ def load_events(
     batch_rows: int = BATCH_ROWS,
     range_bytes: int | None = None,
     tmp_dir: str | Path | None = None,
-    engine: str = "auto",
+    engine: str = "python",
 ) -> IngestStats:
     """Create (or replace) DuckDB table ``table`` with one ``EVENT_COLUMNS`` row per good record.
 
@@ -142,9 +142,9 @@ def load_events(
     1 = in this process, N = a pool of N processes. ``progress`` is called with the number
     of records read so far. Bad records are counted in the returned stats; in strict mode
     the first one raises :class:`IngestError` (``file:line: reason``) and the table keeps
-    the rows inserted before it. ``engine``: ``auto`` reads plain JSONL with the contract/auto
-    adapter through DuckDB SQL (:mod:`hydrawatch.ingest.native`, same rows and bad lines) and
-    everything else with the Python parser; ``python`` uses the Python parser for every file.
+    the rows inserted before it. ``engine``: ``python`` (the default) parses every file in
+    Python; ``native`` reads plain JSONL with the contract/auto adapter through DuckDB SQL
+    (:mod:`hydrawatch.ingest.native`: the same rows and bad lines) and the rest in Python.
     """
     files = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
     _check_inputs(files)
@@ -153,7 +153,7 @@ def load_events(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     q = create_events_table(con, table)
-    if engine == "auto" and any(native_eligible(p, fmt, adapter, mapping) for p in files):
+    if engine == "native" and any(native_eligible(p, fmt, adapter, mapping) for p in files):
         return _load_native(con, q, files, opts, progress)
     n = choose_workers(files, fmt, workers)
     if n <= 1:
