@@ -136,7 +136,7 @@ class Load:
                         headers={"authorization": f"Bearer {self.key}"},
                     )
                     status, doc, ra = r.status_code, r.json(), r.headers.get("retry-after")
-                except httpx.HTTPError as e:
+                except (httpx.HTTPError, ValueError) as e:  # no answer, or not JSON
                     status, doc, ra = -1, {"exception": repr(e)}, None
                 with self._lock:
                     self.sent.append(Sent(tag, t0, time.monotonic(), status, doc, ra))

@@ -86,7 +86,15 @@ def test_batch_matches_online() -> None:
     texts = ["Rate this answer from 1 to 10 using the rubric.", "How do I bake bread?", ""]
     batch = describe_texts(texts)
     for i, t in enumerate(texts):
-        assert batch.row(i) == describe(ex(t)).text
+        got, want = batch.row(i), describe(ex(t)).text
+        assert (got.intent, got.cue_mask, got.skeleton_hash, got.family) == (
+            want.intent,
+            want.cue_mask,
+            want.skeleton_hash,
+            want.family,
+        )
+        assert got.intent_score == pytest.approx(want.intent_score, abs=1e-5)
+        assert got.topic == pytest.approx(want.topic, abs=1e-5)
 
 
 @settings(max_examples=40, deadline=None)

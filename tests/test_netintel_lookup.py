@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hydrawatch.netintel import NETWORK_KINDS, asn_org, lookup_asns, network_kind, network_kinds, parse_ipv4
@@ -25,6 +25,7 @@ def test_garbage_is_unknown_not_an_error() -> None:
     assert network_kinds(["nonsense", None]) == ["unknown", "unknown"]
 
 
+@settings(deadline=None)
 @given(st.lists(st.ip_addresses(v=4).map(str), max_size=50))
 def test_vectorised_lookup_is_total(ips: list[str]) -> None:
     ints = parse_ipv4(ips)
@@ -34,6 +35,7 @@ def test_vectorised_lookup_is_total(ips: list[str]) -> None:
     assert all(k in NETWORK_KINDS for k in network_kinds(ips))
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_parse_never_raises(text: str) -> None:
     assert parse_ipv4([text]).shape == (1,)
