@@ -32,6 +32,10 @@ class DetectConfig:
     account_threshold: float = 0.7  # a lone account flagged on its own traffic
     lone_min_flat: float = 0.5  # ... when its traffic is also spread over the clock
     lone_min_rotation: float = 0.3  # ... or rotates addresses
+    # ... or this share of its requests shows a distillation intent. Off by default (> 1): at 0.25-0.3 it
+    # catches stealth accounts but flagged one agentic account on held-out data.
+    lone_min_intent: float = 1.01
+    lone_min_requests: int = 50
     member_min_risk: float = 0.15  # a campaign member needs some own evidence ...
     member_min_link: float = 2.0  # ... or strong links into the campaign
     # campaign risk: logistic over community-level evidence

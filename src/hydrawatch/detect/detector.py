@@ -61,9 +61,13 @@ def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None
     # Accounts whose own traffic is damning, outside any flagged campaign: grouped by their
     # dominant intent and whether they run from hosting networks (a scraper on servers and a
     # hydra on residential proxies are not one campaign).
-    # Alone, an account needs automation evidence too (clock-flat traffic or rotating addresses):
-    # content alone is not enough to act on one account.
-    automated = (ev.flat >= cfg.lone_min_flat) | (ev.rotation >= cfg.lone_min_rotation)
+    # Alone, an account needs automation evidence too (clock-flat traffic or rotating addresses),
+    # or content evidence so strong (a quarter of a sizeable volume) that it stands by itself.
+    automated = (
+        (ev.flat >= cfg.lone_min_flat)
+        | (ev.rotation >= cfg.lone_min_rotation)
+        | ((ev.intent_share >= cfg.lone_min_intent) & (agg.n >= cfg.lone_min_requests))
+    )
     lone = np.nonzero((ev.risk >= cfg.account_threshold) & automated & ~flagged)[0]
     groups: dict[tuple[int, bool], list[int]] = {}
     for i in lone.tolist():
