@@ -26,7 +26,7 @@ from hydrawatch.simulate.cli import simulate
 @click.option("--scenario", default="mixed", show_default=True, help="Simulator scenario to hunt.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
 @click.option(
-    "--scale", type=float, default=0.5, show_default=True, help="Simulator scale (1.0 = full week)."
+    "--scale", type=float, default=0.1, show_default=True, help="Simulator scale (1.0 = full week)."
 )
 @click.pass_context
 def demo(ctx: click.Context, out_dir: Path, scenario: str, seed: int, scale: float) -> None:
