@@ -128,10 +128,19 @@ def load(con: duckdb.DuckDBPyConnection, exs: list[Exchange], accounts: list[dic
 @pytest.fixture(scope="module")
 def outcome() -> tuple[HuntOutcome, set[str], int]:
     exs, accounts, campaign = make_log()
+    accounts = [*accounts, {"account_id": "idle01", "payment_fingerprint": "card-idle"}]  # no exchanges
     con = duckdb.connect()
     load(con, exs, accounts)
     out = hunt_loaded(con, with_accounts=True, replay_every=12 * 3600)
-    return out, campaign, len({e.account_id for e in exs})
+    return out, campaign, len({e.account_id for e in exs} | {str(a["account_id"]) for a in accounts})
+
+
+def test_accounts_without_exchanges_are_listed_unflagged(outcome: tuple[HuntOutcome, set[str], int]) -> None:
+    out, _, _ = outcome
+    idle = [a for a in out.report.accounts if a.account_id == "idle01"]
+    assert len(idle) == 1
+    assert not idle[0].flagged and idle[0].risk == 0.0
+    assert idle[0].reasons == ["no exchanges in the log"]
 
 
 def test_every_account_appears_and_report_is_valid(outcome: tuple[HuntOutcome, set[str], int]) -> None:

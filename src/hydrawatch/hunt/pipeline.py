@@ -102,12 +102,26 @@ def hunt_loaded(
             first_flagged.setdefault(det.agg.account_id[i], float(hi))
         timings["replay_s"] = time.perf_counter() - t
     report = build_report(det, first_flagged if replay_every else None)
+    if with_accounts:
+        add_idle_accounts(con, report)
     report.meta.update(
         {"detector": "hydrawatch-hunt", **counts, "timings_s": {k: round(v, 2) for k, v in timings.items()}}
     )
     if notes:
         report.meta["notes"] = notes
     return HuntOutcome(report, det, timings, notes)
+
+
+def add_idle_accounts(con: duckdb.DuckDBPyConnection, report: Report) -> None:
+    """Accounts listed in the accounts file but absent from the log: the report contract lists every
+    account of the input, so they appear unflagged, with the reason why there is nothing to judge."""
+    seen = {a.account_id for a in report.accounts}
+    rows = con.execute("SELECT DISTINCT account_id FROM accounts WHERE account_id IS NOT NULL").fetchall()
+    for (aid,) in sorted(rows):
+        if aid not in seen:
+            report.accounts.append(
+                AccountVerdict(account_id=aid, risk=0.0, flagged=False, reasons=["no exchanges in the log"])
+            )
 
 
 def build_report(det: Detection, first_flagged: dict[str, float] | None) -> Report:
