@@ -3,7 +3,6 @@ a broken upstream stream; and bad input never gets a 500."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +18,10 @@ from test_gateway_support import (
     GatewayServer,
     Seen,
     ServerThread,
+    ant,
     free_port,
     gateway_config,
+    oai,
     run_servers,
 )
 
@@ -55,24 +56,6 @@ def http() -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def key(gateway: GatewayServer) -> str:
     return gateway.new_key("acct-errors")
-
-
-@functools.cache
-def _oai(url: str, key: str) -> openai.OpenAI:  # SDK clients are cached: each new one costs ~0.2 s
-    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
-
-
-@functools.cache
-def _ant(url: str, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
-
-
-def oai(gateway: GatewayServer, key: str) -> openai.OpenAI:
-    return _oai(gateway.url, key)
-
-
-def ant(gateway: GatewayServer, key: str) -> anthropic.Anthropic:
-    return _ant(gateway.url, key)
 
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}

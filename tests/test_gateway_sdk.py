@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
 import httpx
-import openai
 import pytest
 
 from test_gateway_support import (
@@ -18,7 +16,9 @@ from test_gateway_support import (
     GatewayServer,
     Seen,
     ServerThread,
+    ant,
     gateway_config,
+    oai,
     run_servers,
 )
 
@@ -40,24 +40,6 @@ def gateway(
 @pytest.fixture(scope="module")
 def key(gateway: GatewayServer) -> str:
     return gateway.new_key("acct-sdk")
-
-
-@functools.cache
-def _oai(url: str, key: str) -> openai.OpenAI:  # SDK clients are cached: each new one costs ~0.2 s
-    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
-
-
-@functools.cache
-def _ant(url: str, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
-
-
-def oai(gateway: GatewayServer, key: str) -> openai.OpenAI:
-    return _oai(gateway.url, key)
-
-
-def ant(gateway: GatewayServer, key: str) -> anthropic.Anthropic:
-    return _ant(gateway.url, key)
 
 
 def test_openai_chat_non_streaming(

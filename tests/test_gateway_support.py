@@ -14,6 +14,7 @@ The fake upstream's behaviour is chosen by the model name:
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 import time
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
 import orjson
 import uvicorn
 from starlette.applications import Starlette
@@ -483,3 +486,21 @@ def run_servers(seen: Seen | None = None) -> Iterator[tuple[ServerThread, Seen]]
     s = seen or Seen()
     with ServerThread(fake_upstream(s)) as up:
         yield up, s
+
+
+@functools.cache
+def _oai(url: str, key: str) -> openai.OpenAI:  # SDK clients are cached: each new one costs ~0.2 s
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+@functools.cache
+def _ant(url: str, key: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=url, api_key=key, max_retries=0)
+
+
+def oai(gateway: GatewayServer, key: str) -> openai.OpenAI:
+    return _oai(gateway.url, key)
+
+
+def ant(gateway: GatewayServer, key: str) -> anthropic.Anthropic:
+    return _ant(gateway.url, key)

@@ -16,27 +16,12 @@ from __future__ import annotations
 from typing import Final
 
 from hydrawatch.ingest.content import _TEXT_TYPES, SYSTEM_ROLES
+from hydrawatch.ingest.contract import CONTRACT_FIELDS
 from hydrawatch.ingest.fastrow import FAST_PARAM_KEYS
 from hydrawatch.ingest.values import INT32_MAX, INT64_MAX, MAX_EPOCH_S
 
-_TOP: Final = (
-    "ts",
-    "account_id",
-    "model",
-    "prompt",
-    "system",
-    "ip",
-    "user_agent",
-    "api_key_id",
-    "client_fingerprint",
-    "params",
-    "input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "status",
-    "latency_ms",
-    "response",
-)
+# every contract field but messages, which is decoded as a list below
+_TOP: Final = tuple(sorted(CONTRACT_FIELDS - {"messages"}))
 # messages as a list of (role, content) JSON texts; everything else as JSON text
 _STRUCT: Final = (
     "{" + ",".join(f'"{k}":"JSON"' for k in _TOP) + ',"messages":[{"role":"JSON","content":"JSON"}]}'
