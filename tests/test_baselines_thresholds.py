@@ -1,9 +1,10 @@
 import duckdb
 import pytest
 
-from hydrawatch.baselines.loading import all_accounts, events_table_from_rows
+from hydrawatch.baselines.loading import events_table_from_rows
 from hydrawatch.baselines.thresholds import DailyVolume, HeavyMean, IpBurst
 from hydrawatch.baselines.verdicts import Flag, build_report
+from hydrawatch.ingest.inventory import all_accounts
 
 DAY0 = 1772409600.0  # 2026-03-02T00:00:00Z
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from hydrawatch.baselines.loading import all_accounts
+from hydrawatch.ingest.inventory import all_accounts
 from hydrawatch.report.model import AccountVerdict, Campaign, Report
 
 

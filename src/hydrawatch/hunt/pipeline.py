@@ -22,6 +22,7 @@ from hydrawatch.hunt.enrich import (
     build_system_features,
 )
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view, link_keys
+from hydrawatch.ingest.inventory import all_accounts
 from hydrawatch.report.model import AccountVerdict, Campaign, Report
 
 MAX_REPLAY_STEPS = 24
@@ -102,8 +103,7 @@ def hunt_loaded(
             first_flagged.setdefault(det.agg.account_id[i], float(hi))
         timings["replay_s"] = time.perf_counter() - t
     report = build_report(det, first_flagged if replay_every else None)
-    if with_accounts:
-        add_idle_accounts(con, report)
+    add_idle_accounts(con, report)
     report.meta.update(
         {"detector": "hydrawatch-hunt", **counts, "timings_s": {k: round(v, 2) for k, v in timings.items()}}
     )
@@ -113,11 +113,10 @@ def hunt_loaded(
 
 
 def add_idle_accounts(con: duckdb.DuckDBPyConnection, report: Report) -> None:
-    """Accounts listed in the accounts file but absent from the log: the report contract lists every
-    account of the input, so they appear unflagged, with the reason why there is nothing to judge."""
+    """Accounts of the input absent from the log (listed only in the accounts file) appear
+    unflagged, with the reason why there is nothing to judge."""
     seen = {a.account_id for a in report.accounts}
-    rows = con.execute("SELECT DISTINCT account_id FROM accounts WHERE account_id IS NOT NULL").fetchall()
-    for (aid,) in sorted(rows):
+    for aid in all_accounts(con):
         if aid not in seen:
             report.accounts.append(
                 AccountVerdict(account_id=aid, risk=0.0, flagged=False, reasons=["no exchanges in the log"])
