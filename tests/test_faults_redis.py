@@ -172,7 +172,14 @@ def test_redis_restart_under_load(
         "redis": REDIS_URL,
         "redis_prefix": prefix,
         "keys": {"secret": "restart-test-secret-" + "y" * 24, "cache_seconds": 60},
-        "quotas": {"on_state_error": on_state_error, "timeout_ms": 200, "breaker_ms": 200},
+        "quotas": {
+            "on_state_error": on_state_error,
+            "timeout_ms": 200,
+            "breaker_ms": 200,
+            # limits no run can reach: a 429 here can only be the state outage (a fast machine
+            # sends more than the default 300 requests a minute)
+            "tiers": {"standard": {"requests-minute": 10**9, "tokens-minute": 10**12}},
+        },
     }
     cfgs = [gateway_config(tmp_path / f"r{i}", upstream.url, **raw) for i in range(2)]
     with GatewayServer(cfgs[0]) as g0, GatewayServer(cfgs[1]) as g1:

@@ -1,8 +1,11 @@
-"""Live scoring: exchanges feed the online scorer off the request path, its verdicts land in
-the verdict cache, and the policy acts on them for the next request."""
+"""Live scoring: exchanges feed the online scorer in its own process, its verdicts land in
+the verdict cache, and the policy acts on them for the next request; while the scorer is
+down the policy's ``scoring_down`` applies."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hydrawatch.gateway.scoring import scorer_argv
+from hydrawatch.policy.policy import DEFAULT_POLICY_FILE
 from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
+
+TESTS = str(Path(__file__).resolve().parent)
 
 COT = (
     "Imagine and articulate the internal reasoning behind a completed response and write it out "
@@ -29,6 +36,7 @@ def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen
     cfg = gateway_config(tmp_path, up.url, live_scoring={"enabled": True, "link_seconds": 0.5})
     with GatewayServer(cfg) as gw, httpx.Client(timeout=10) as http:
         assert gw.gw.live is not None, "the online scorer is installed, so live scoring must be on"
+        assert gw.gw.live.pid is not None and gw.gw.live.pid != os.getpid(), "scoring runs in a child"
         keys = {f"acct-hydra-{n}": gw.new_key(f"acct-hydra-{n}") for n in range(5)}
         for i in range(12):
             for _account, key in keys.items():
@@ -57,60 +65,47 @@ def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen
         assert r.status_code == 403 or r.headers.get("x-hydrawatch-action") in ("throttle", "degrade")
 
 
-def test_live_scoring_with_a_broken_scorer_turns_itself_off() -> None:
-    import asyncio
+def test_scoring_down_applies_the_policy_while_the_scorer_restarts(
+    upstream: tuple[ServerThread, Seen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hydrawatch.gateway.state as state_mod
 
-    from hydrawatch.events.schema import Exchange
-    from hydrawatch.gateway.live import LiveScoring
-    from hydrawatch.policy import InMemoryVerdictCache
+    monkeypatch.setenv("PYTHONPATH", TESTS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setattr(
+        state_mod, "scorer_argv", lambda *a: scorer_argv(*a, "--engine", "scoring_fakes:counting_engine")
+    )
+    up, _ = upstream
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(DEFAULT_POLICY_FILE.read_text().replace("scoring_down: allow", "scoring_down: verify"))
+    cfg = gateway_config(tmp_path, up.url, live_scoring=True, policy=str(policy))
+    chat = {"model": "fake-a", "messages": [{"role": "user", "content": "hi"}]}
+    with GatewayServer(cfg) as gw, httpx.Client(timeout=10) as http:
+        live = gw.gw.live
+        assert live is not None
+        key = gw.new_key("acct-down")
+        deadline = time.monotonic() + 30
+        while live.state != "on" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (
+            http.post(gw.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key}).status_code
+            == 200
+        )
+        monkeypatch.setenv("FAKE_ENGINE_LOAD_S", "4")  # the restarted scorer takes a while
+        pid = live.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while not live.down and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r = http.post(gw.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "verification_required"
+        assert "hydrawatch_live_scoring_down 1" in http.get(gw.url + "/metrics").text
+        while live.state != "on" and time.monotonic() < deadline + 30:
+            time.sleep(0.05)
+        r = http.post(gw.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key})
+        assert r.status_code == 200, r.text
+        assert live.restarts == 1
+        gw.drain()
+    from hydrawatch.policy import read_audit
 
-    def broken(stopping: object) -> tuple[object, object]:
-        raise ImportError("no scorer here")
-
-    async def go() -> LiveScoring:
-        live = LiveScoring(broken, InMemoryVerdictCache(), asyncio.get_running_loop(), link_seconds=60)
-        live.submit(Exchange(ts=0.0, account_id="a"))
-        await asyncio.wait_for(live.drain(), 10)  # never waits on a dead worker
-        await live.close()
-        return live
-
-    live = asyncio.run(go())
-    assert live.state == "off" and not live.submit(Exchange(ts=0.0, account_id="b"))
-
-
-def test_live_scoring_publishes_verdicts_from_the_scorer() -> None:
-    import asyncio
-
-    from hydrawatch.events.schema import Exchange
-    from hydrawatch.gateway.live import LiveScoring
-    from hydrawatch.policy import InMemoryVerdictCache
-
-    class Scorer:
-        def __init__(self) -> None:
-            self.seen: list[str] = []
-
-        def observe(self, ex: Exchange, feats: object) -> None:
-            self.seen.append(ex.account_id)
-
-        def score(self, account_id: str) -> object:
-            from types import SimpleNamespace
-
-            return SimpleNamespace(risk=0.8, campaign_id="c9", reasons=[f"{len(self.seen)} seen"])
-
-        def link(self, now: float) -> None:
-            pass
-
-    async def go() -> tuple[LiveScoring, object]:
-        cache = InMemoryVerdictCache()
-        live = LiveScoring(lambda stopping: (Scorer(), lambda ex: None), cache, asyncio.get_running_loop())
-        for i in range(3):
-            live.submit(Exchange(ts=float(i), account_id="acct-x"))
-        await asyncio.wait_for(live.drain(), 10)
-        await asyncio.sleep(0.05)
-        v = await cache.get("acct-x")
-        await live.close()
-        return live, v
-
-    live, v = asyncio.run(go())
-    assert live.state == "on"
-    assert (v.risk, v.campaign_id) == (0.8, "c9")  # type: ignore[attr-defined]
+    audited = [a for a in read_audit(tmp_path / "audit.jsonl") if a["action"] == "verify"]
+    assert audited and any("live scoring is down" in why for why in audited[0]["reasons"])

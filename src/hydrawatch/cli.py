@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "serve": "hydrawatch.gateway.cli:serve",
     "keys": "hydrawatch.gateway.cli:keys",
     "accounts": "hydrawatch.gateway.cli:accounts",
+    "score": "hydrawatch.score.cli:score",
 }
 
 HELP: dict[str, str] = {
@@ -31,6 +32,7 @@ HELP: dict[str, str] = {
     "serve": "Run the gateway: an OpenAI/Anthropic-compatible proxy and decision API.",
     "keys": "Create, list and revoke gateway API keys.",
     "accounts": "Set an account's tier and verification for the gateway.",
+    "score": "Run the live scorer for gateway replicas (consumes the Redis event stream).",
 }
 
 

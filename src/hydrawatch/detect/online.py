@@ -349,6 +349,11 @@ class OnlineScorer:
             self._last = det
         return det
 
+    def campaign_members(self) -> set[str]:
+        """The accounts the last ``link`` pass put in a campaign."""
+        with self._lock:
+            return set(self._campaign)
+
     def score(self, account_id: str) -> Verdict:
         """Risk, campaign and reasons of one account, from its state and the last ``link``."""
         linked = self._campaign.get(account_id)

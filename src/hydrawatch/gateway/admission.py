@@ -51,7 +51,11 @@ async def admit(
     itself capped by a degrade decision's ``max_choices``): each choice may use the cap."""
     ts = time.time() if now is None else now
     verdict = await gw.verdicts.get(account.account_id)
-    decision = gw.policy.decide(AccountInfo(account.account_id, account.tier, account.verified), verdict)
+    decision = gw.policy.decide(
+        AccountInfo(account.account_id, account.tier, account.verified),
+        verdict,
+        scoring_down=gw.scoring_down(),
+    )
     gw.metrics.inc("hydrawatch_decisions_total", (("action", decision.action),))
     if decision.auditable:
         gw.spawn(

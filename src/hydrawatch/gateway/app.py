@@ -63,6 +63,7 @@ async def healthz(request: Request) -> Response:
             "upstreams": [u.name for u in gw.config.upstreams],
             "events_pending": gw.sink.pending(),
             "live_scoring": gw.live.state if gw.live is not None else "off",
+            "scorer_pid": gw.live.pid if gw.live is not None else None,
         }
     )
 

@@ -75,6 +75,9 @@ class GatewayConfig:
     quotas: Mapping[str, Any] = field(default_factory=dict)
     live_scoring: bool = True
     link_seconds: float = 60.0
+    scorer: Literal["child", "external"] = "child"  # redis mode: external = `hydrawatch score` elsewhere
+    scoring_queue: int = 20_000  # embedded: rows handed to the scorer and not yet scored
+    replay_clock: bool = False  # BENCHMARK ONLY: take "now" from the X-Hydrawatch-Replay-Ts header
 
     def with_overrides(self, **kw: Any) -> GatewayConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -99,6 +102,7 @@ _TOP_KEYS = {
     "policy",
     "quotas",
     "live_scoring",
+    "replay_clock",
 }
 
 
@@ -241,13 +245,25 @@ def parse_config(raw: Any, source: str = "<config>") -> GatewayConfig:
         if isinstance(ls, bool):
             kw["live_scoring"] = ls
         else:
-            m = r.mapping(ls, "live_scoring", {"enabled", "link_seconds"})
+            m = r.mapping(ls, "live_scoring", {"enabled", "link_seconds", "scorer", "queue_size"})
             if "enabled" in m:
                 if not isinstance(m["enabled"], bool):
                     raise r.fail("live_scoring.enabled", "must be true or false")
                 kw["live_scoring"] = m["enabled"]
             if "link_seconds" in m:
                 kw["link_seconds"] = r.num(m["link_seconds"], "live_scoring.link_seconds", minimum=0.1)
+            if "scorer" in m:
+                if m["scorer"] not in ("child", "external"):
+                    raise r.fail("live_scoring.scorer", "must be child or external")
+                kw["scorer"] = m["scorer"]
+            if "queue_size" in m:
+                kw["scoring_queue"] = int(
+                    r.num(m["queue_size"], "live_scoring.queue_size", minimum=1, integer=True)
+                )
+    if "replay_clock" in d:
+        if not isinstance(d["replay_clock"], bool):
+            raise r.fail("replay_clock", "must be true or false")
+        kw["replay_clock"] = d["replay_clock"]
     return GatewayConfig(**kw)
 
 

@@ -78,9 +78,8 @@ class PendingExchanges:
         row = exchange_row(p.exchange, source="gateway-decide")
         if p.context_chars is not None:
             row["context_chars"] = p.context_chars
+        self.gw.score(row)
         self.gw.sink.submit(apply_recording(row, self.gw.config.record.prompts))
-        if self.gw.live is not None:
-            self.gw.live.submit(p.exchange)
 
     def sweep(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now

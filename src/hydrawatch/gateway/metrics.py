@@ -11,12 +11,22 @@ _HELP: dict[str, tuple[str, str]] = {
     "hydrawatch_decisions_total": ("counter", "Policy decisions, by action."),
     "hydrawatch_tokens_total": ("counter", "Tokens billed, by direction (input, output)."),
     "hydrawatch_upstream_errors_total": ("counter", "Upstream failures, by kind."),
+    "hydrawatch_upstream_retries_total": (
+        "counter",
+        "Requests sent again on a new connection: the upstream had closed the kept-alive one.",
+    ),
     "hydrawatch_quota_denied_total": ("counter", "Requests refused by a quota."),
     "hydrawatch_client_disconnects_total": ("counter", "Streams the client closed before the end."),
     "hydrawatch_events_recorded_total": ("counter", "Exchange events written to the event store."),
     "hydrawatch_events_dropped_total": ("counter", "Exchange events dropped (queue full or store down)."),
     "hydrawatch_events_pending": ("gauge", "Exchange events waiting to be written."),
     "hydrawatch_live_scoring_pending": ("gauge", "Exchanges waiting for the live scorer."),
+    "hydrawatch_live_scoring_dropped_total": (
+        "counter",
+        "Exchanges not handed to the live scorer (its queue was full).",
+    ),
+    "hydrawatch_live_scoring_restarts_total": ("counter", "Times the scorer process died and was restarted."),
+    "hydrawatch_live_scoring_down": ("gauge", "1 while live scoring should run but does not."),
 }
 
 

@@ -9,6 +9,7 @@ exchange recorded off the request path, also when the client goes away mid-strea
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -91,6 +92,22 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+REPLAY_HEADER = "x-hydrawatch-replay-ts"
+
+
+def replay_ts(headers: Any, default: float) -> float:
+    """BENCHMARK ONLY (config ``replay_clock``): the request's "now" from the replay header
+    (epoch seconds), else ``default``."""
+    raw = headers.get(REPLAY_HEADER)
+    if raw is None:
+        return default
+    try:
+        ts = float(raw)
+    except ValueError:
+        return default
+    return ts if math.isfinite(ts) and ts > 0 else default
+
+
 def _new_request_id() -> str:
     return "hwreq_" + secrets.token_hex(12)
 
@@ -130,6 +147,8 @@ class ProxyCall:
     async def _run(self) -> Response:
         gw = self.gw
         req = self.request
+        if gw.config.replay_clock:
+            self.ts = replay_ts(req.headers, self.ts)
         key = key_from_headers(req.headers)
         cl = req.headers.get("content-length")
         limit = gw.config.max_body_bytes
@@ -186,10 +205,8 @@ class ProxyCall:
         gw = self.gw
         headers = upstream_headers(self.request.headers.items(), route)
         headers["x-request-id"] = self.request.headers.get("x-request-id", self.request_id)
-        client = gw.http.pick()
-        req = client.build_request("POST", gw.http.url(route.url), content=payload, headers=headers)
         try:
-            upstream = await client.send(req, stream=True)
+            upstream = await gw.http.post(route.url, payload, headers)
         except httpx.TimeoutException:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "timeout"),))
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
@@ -393,9 +410,8 @@ class ProxyCall:
             response_chars = counted.response_chars
         row = exchange_row(ex, source="gateway")
         row["response_chars"] = response_chars
+        self.gw.score(row)  # serialised at once: redaction below does not reach the scorer
         self.gw.sink.submit(apply_recording(row, self.gw.config.record.prompts))
-        if self.gw.live is not None:
-            self.gw.live.submit(ex)
 
 
 class ClosingStreamingResponse(StreamingResponse):
@@ -430,9 +446,8 @@ async def forward_plain(gw: GatewayState, request: Request, ep: Endpoint) -> Res
             raise GatewayError(400, "'model' is required and must be a non-empty string.", param="model")
         route = gw.router.route(ep.api, model, ep.path)
         headers = upstream_headers(request.headers.items(), route)
-        client = gw.http.pick()
         try:
-            resp = await client.post(gw.http.url(route.url), content=raw, headers=headers)
+            resp = await gw.http.post(route.url, raw, headers, stream=False)
         except httpx.TimeoutException:
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
         except httpx.HTTPError:

@@ -8,6 +8,7 @@ DuckDB, audit JSONL); redis mode shares keys, quotas, verdicts and the event str
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ from hydrawatch.gateway.clientip import ClientIpResolver
 from hydrawatch.gateway.config import GatewayConfig
 from hydrawatch.gateway.httpclients import HttpClients
 from hydrawatch.gateway.keystore import KeyStore, open_key_store
-from hydrawatch.gateway.live import LiveScoring
 from hydrawatch.gateway.metrics import Metrics
 from hydrawatch.gateway.recorder import DuckDBEventSink, EventSink, RedisEventSink
+from hydrawatch.gateway.scoring import ScorerProcess, scorer_argv
 from hydrawatch.gateway.upstream import Router
 from hydrawatch.policy import AuditLog, Policy, RedisVerdictCache, VerdictCache, make_verdict_cache
 from hydrawatch.quota import QuotaStore, load_limits, make_quota_store
@@ -42,7 +43,7 @@ class GatewayState:
     ips: ClientIpResolver
     http: HttpClients
     metrics: Metrics
-    live: LiveScoring | None = None
+    live: ScorerProcess | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -55,6 +56,15 @@ class GatewayState:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("background task failed: %r", task.exception())
+
+    def scoring_down(self) -> bool:
+        """Live scoring should run but does not (its process died, or no replica's scorer leads)."""
+        return self.live is not None and self.live.down
+
+    def score(self, row: dict[str, Any]) -> None:
+        """Hand an event row to the embedded scorer (before it is redacted for recording)."""
+        if self.live is not None and self.live.feed:
+            self.live.submit(row)
 
     async def drain(self) -> None:
         """Wait for background work and write pending events (tests, shutdown)."""
@@ -141,12 +151,54 @@ async def open_state(config: GatewayConfig) -> GatewayState:
         metrics=metrics,
     )
     await sink.start()
-    if config.live_scoring:
-        gw.live = LiveScoring.try_start(verdicts, link_seconds=config.link_seconds)
+    gw.live = await start_scorer(config, verdicts)
     metrics.gauge("hydrawatch_events_pending", lambda: float(sink.pending()))
+    metrics.gauge("hydrawatch_upstream_retries_total", lambda: float(http.retries))
     metrics.gauge("hydrawatch_events_recorded_total", lambda: float(sink.recorded))
     metrics.gauge("hydrawatch_events_dropped_total", lambda: float(sink.dropped))
     if gw.live is not None:
         live = gw.live
         metrics.gauge("hydrawatch_live_scoring_pending", lambda: float(live.pending()))
+        metrics.gauge("hydrawatch_live_scoring_dropped_total", lambda: float(live.dropped))
+        metrics.gauge("hydrawatch_live_scoring_restarts_total", lambda: float(live.restarts))
+        metrics.gauge("hydrawatch_live_scoring_down", lambda: float(live.down))
     return gw
+
+
+def _scorer_installed() -> bool:
+    try:
+        return importlib.util.find_spec("hydrawatch.detect.online") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+async def start_scorer(config: GatewayConfig, verdicts: VerdictCache) -> ScorerProcess | None:
+    """The scorer process this gateway supervises (None: live scoring off or run elsewhere)."""
+    if not config.live_scoring:
+        return None
+    if not _scorer_installed():
+        log.warning("live scoring disabled: hydrawatch.detect.online is not installed")
+        return None
+    link = f"{config.link_seconds:g}"
+    proc: ScorerProcess
+    if config.redis_url:
+        if config.scorer == "external":
+            return None
+        import redis.asyncio as aioredis
+
+        lease = config.redis_prefix + "scorer:leader"
+        probe = aioredis.Redis.from_url(config.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+        async def leading() -> bool:
+            return bool(await probe.exists(lease))
+
+        argv = scorer_argv(
+            "--redis", config.redis_url, "--prefix", config.redis_prefix, "--link-seconds", link,
+            "--status", "--watch-stdin",
+        )  # fmt: skip
+        proc = ScorerProcess(argv, None, feed=False, lease_check=leading, lease_close=probe.aclose)
+    else:
+        argv = scorer_argv("--pipe", "--link-seconds", link)
+        proc = ScorerProcess(argv, verdicts, feed=True, maxsize=config.scoring_queue)
+    await proc.start()
+    return proc

@@ -16,7 +16,15 @@ from typing import Any, cast
 
 import yaml
 
-from hydrawatch.policy.decision import ACTIONS, AccountInfo, Action, Decision, Verdict, less_severe
+from hydrawatch.policy.decision import (
+    ACTIONS,
+    AccountInfo,
+    Action,
+    Decision,
+    Verdict,
+    less_severe,
+    more_severe,
+)
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.yaml")
 
@@ -112,6 +120,7 @@ class Policy:
     overrides: Mapping[str, AccountRule] = field(default_factory=dict)
     source: str = "<built-in>"
     shadow: bool = False  # mode: shadow -> decide, audit, but always allow
+    scoring_down: Action = "allow"  # minimum action while live scoring is down (allow = fail open)
     _band_starts: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -147,10 +156,11 @@ class Policy:
     def from_mapping(cls, data: Any, source: str = "<mapping>") -> Policy:
         r = _Reader(source)
         top = r.mapping(data, "(top level)")
-        r.only(top, {"mode", "bands", "actions", "accounts"}, "")
+        r.only(top, {"mode", "bands", "actions", "accounts", "scoring_down"}, "")
         mode = top.get("mode", "enforce")
         if mode not in ("enforce", "shadow"):
             raise r.fail("mode", f"expected 'enforce' or 'shadow', got {mode!r}")
+        scoring_down = r.action(top.get("scoring_down", "allow"), "scoring_down")
         bands = _read_bands(r, top.get("bands"))
         actions = _read_actions(r, r.mapping(top.get("actions"), "actions"))
         acc = r.mapping(top.get("accounts"), "accounts")
@@ -197,6 +207,7 @@ class Policy:
             overrides=overrides,
             source=source,
             shadow=mode == "shadow",
+            scoring_down=scoring_down,
         )
 
     # --------------------------------------------------------------- deciding
@@ -204,7 +215,9 @@ class Policy:
         i = bisect.bisect_right(self._band_starts, risk) - 1
         return self.bands[max(0, min(i, len(self.bands) - 1))]
 
-    def decide(self, account: AccountInfo, verdict: Verdict) -> Decision:
+    def decide(self, account: AccountInfo, verdict: Verdict, *, scoring_down: bool = False) -> Decision:
+        """The decision for one request. ``scoring_down``: live scoring is not running, so the
+        verdict may be stale; the action is then at least the policy's ``scoring_down``."""
         reasons: list[str] = []
         risk = verdict.risk
         if isinstance(risk, bool) or not isinstance(risk, int | float) or math.isnan(risk):
@@ -219,7 +232,11 @@ class Policy:
             reasons.append(f"attributed to campaign {campaign}")
         reasons.extend(str(x) for x in verdict.reasons)
 
-        action = self._override(account, risk, campaign, band.action, reasons)
+        action = band.action
+        if scoring_down and more_severe(action, self.scoring_down) != action:
+            action = self.scoring_down
+            reasons.append(f"live scoring is down: at least {action} (policy scoring_down)")
+        action = self._override(account, risk, campaign, action, reasons)
         shadowed: Action | None = None
         if self.shadow and action != "allow":
             reasons.append(f"shadow mode: allow (would have been {action})")

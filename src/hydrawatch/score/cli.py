@@ -1,0 +1,152 @@
+"""``hydrawatch score``: the live scorer as its own process.
+
+``hydrawatch score --redis URL`` consumes the replicas' shared event stream (see
+``redis_worker``); ``hydrawatch serve --redis URL`` starts one itself unless the config says
+``live_scoring: {scorer: external}``. ``--pipe`` is the embedded scorer that ``serve``
+starts as its child (rows on stdin, verdicts on stdout; see ``pipe``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from hydrawatch.score.engine import ScoringEngine
+
+
+def _factory(spec: str | None) -> Callable[[float], ScoringEngine]:
+    if not spec:
+        from hydrawatch.score.engine import load_engine
+
+        return load_engine
+    module, _, attr = spec.partition(":")
+    try:
+        fn: Callable[[float], ScoringEngine] = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise click.ClickException(f"--engine {spec}: {e}") from None
+    return fn
+
+
+def _status_writer() -> Callable[[dict[str, Any]], None]:
+    lock = threading.Lock()
+
+    def write(msg: dict[str, Any]) -> None:
+        with lock:
+            try:
+                sys.stdout.buffer.write(orjson.dumps(msg) + b"\n")
+                sys.stdout.buffer.flush()
+            except (OSError, ValueError):
+                pass
+
+    return write
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    """Stop when stdin closes: the gateway that started this process is gone."""
+
+    def run() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        stop.set()
+        # the lease is released on the way out; do not wait for a model load to end first
+        timer = threading.Timer(10.0, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
+
+    threading.Thread(target=run, name="hydrawatch-score-parent", daemon=True).start()
+
+
+@click.command("score")
+@click.option("--redis", "redis_url", default=None, help="Redis URL: consume the replicas' event stream.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The gateway's YAML config (redis, redis_prefix, live_scoring).",
+)
+@click.option("--prefix", default=None, help="Redis key prefix (default: the config's, else hydrawatch:).")
+@click.option("--link-seconds", type=float, default=None, help="Seconds between linkage passes (default 60).")
+@click.option("--lease-seconds", type=float, default=10.0, show_default=True, help="Leader lease.")
+@click.option(
+    "--rebuild-events",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="On taking over, relearn at most this many of the newest events.",
+)
+@click.option("--pipe", is_flag=True, hidden=True, help="Embedded scorer: rows on stdin, verdicts on stdout.")
+@click.option("--status", "status_out", is_flag=True, hidden=True, help="JSON status lines on stdout.")
+@click.option("--watch-stdin", is_flag=True, hidden=True, help="Exit when stdin closes.")
+@click.option("--engine", "engine_spec", default=None, hidden=True, help="module:function making the engine.")
+@click.option("--log-level", default="warning", type=click.Choice(["debug", "info", "warning", "error"]))
+def score(
+    redis_url: str | None,
+    config_path: Path | None,
+    prefix: str | None,
+    link_seconds: float | None,
+    lease_seconds: float,
+    rebuild_events: int,
+    pipe: bool,
+    status_out: bool,
+    watch_stdin: bool,
+    engine_spec: str | None,
+    log_level: str,
+) -> None:
+    """Run the live scorer: event rows in, verdicts into the verdict cache."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)s scorer[%(process)d] %(message)s",
+    )
+    factory = _factory(engine_spec)
+    if pipe:
+        from hydrawatch.score.pipe import main
+
+        sys.exit(main(link_seconds or 60.0, factory))
+    from hydrawatch.gateway.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    url = redis_url or cfg.redis_url
+    if not url:
+        raise click.UsageError(
+            "give --redis URL (or `redis:` in --config): the scorer reads its event stream"
+        )
+    from hydrawatch.score.redis_worker import RedisScorer
+
+    link = link_seconds or cfg.link_seconds
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, (lambda *_: None) if watch_stdin else (lambda *_: stop.set()))
+    if watch_stdin:
+        _watch_stdin(stop)
+    worker = RedisScorer(
+        url,
+        prefix=prefix or cfg.redis_prefix,
+        factory=lambda: factory(link),
+        lease_seconds=lease_seconds,
+        rebuild_events=rebuild_events,
+        status=_status_writer() if status_out else None,
+    )
+    if not status_out:
+        click.echo(f"hydrawatch scorer {worker.consumer} on {url} (stream {worker.stream})", err=True)
+    try:
+        worker.run(stop)
+    finally:
+        worker.close()

@@ -1,0 +1,174 @@
+"""The scoring engine: event rows in, changed verdicts out.
+
+Transport-free: the embedded child (``score.pipe``) and the Redis consumer
+(``score.redis_worker``) both feed it rows and publish what it returns. Per row it computes
+the request features (``features.request.describe``, the code the batch hunt uses) and
+updates the online scorer (``detect.online.OnlineScorer``); every ``link_seconds`` of wall
+time it runs the linkage pass, which promotes linked accounts into campaigns.
+
+Time: the linkage pass looks at the events' own clock (the newest ``ts`` seen), not the
+wall clock, so a replay with an accelerated clock is scored like live traffic.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from hydrawatch.events.schema import Exchange, Message
+from hydrawatch.policy.decision import Verdict
+from hydrawatch.score.rows import exchange_from_row
+
+log = logging.getLogger("hydrawatch.score")
+
+# a verdict is published again after this long even when unchanged, so it outlives the
+# verdict cache's TTL (1 h) while the account is active
+REPUBLISH_S = 900.0
+
+
+def to_verdict(v: Any) -> Verdict:
+    """The policy's ``Verdict`` from the online scorer's (risk clamped to [0, 1])."""
+    reasons = getattr(v, "reasons", ()) or ()
+    risk = float(getattr(v, "risk", 0.0) or 0.0)
+    if not math.isfinite(risk):
+        risk = 0.0
+    return Verdict(
+        risk=min(1.0, max(0.0, risk)),
+        campaign_id=getattr(v, "campaign_id", None) or None,
+        reasons=tuple(str(r) for r in reasons),
+    )
+
+
+Signature = tuple[float, str | None, tuple[str, ...]]
+
+
+class ScoringEngine:
+    """Rows -> features -> online state; verdicts of the accounts that changed."""
+
+    def __init__(
+        self,
+        scorer: Any,
+        describe: Callable[[Exchange], Any],
+        *,
+        link_seconds: float = 60.0,
+        republish_seconds: float = REPUBLISH_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.scorer = scorer
+        self.describe = describe
+        self.link_seconds = link_seconds
+        self.republish_seconds = republish_seconds
+        self.clock = clock
+        self.now = -math.inf  # the newest event ts seen: the linkage pass's "now"
+        self.observed = 0
+        self.errors = 0
+        self.links = 0
+        self.last_link_s = 0.0
+        self._next_link = clock() + link_seconds
+        self._touched: set[str] = set()  # observed since the last verdicts() call
+        self._since_link: set[str] = set()  # observed since the last link pass
+        self._last: dict[str, tuple[Signature, float]] = {}
+
+    # ----------------------------------------------------------------- input
+    def observe(self, row: Mapping[str, Any]) -> bool:
+        """Learn one event row; False (counted in ``errors``) for a row that cannot be scored."""
+        try:
+            ex = exchange_from_row(row)
+            self.scorer.observe(ex, self.describe(ex))
+        except Exception as e:  # one bad row must not stop scoring
+            self.errors += 1
+            if self.errors <= 10 or self.errors % 1000 == 0:
+                log.warning("scoring: row skipped (%d so far): %r", self.errors, e)
+            return False
+        self.observed += 1
+        self.now = max(self.now, ex.ts)
+        self._touched.add(ex.account_id)
+        self._since_link.add(ex.account_id)
+        return True
+
+    def observe_only(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Learn rows without publishing anything for them (rebuilding state after a takeover)."""
+        n = 0
+        for row in rows:
+            n += self.observe(row)
+        self._touched.clear()
+        return n
+
+    # ---------------------------------------------------------------- output
+    def _changed(self, accounts: Iterable[str]) -> list[tuple[str, Verdict]]:
+        out: list[tuple[str, Verdict]] = []
+        now = self.clock()
+        for account_id in accounts:
+            try:
+                v = to_verdict(self.scorer.score(account_id))
+            except Exception as e:
+                self.errors += 1
+                log.warning("scoring: %s not scored: %r", account_id, e)
+                continue
+            sig: Signature = (round(v.risk, 4), v.campaign_id, v.reasons)
+            last = self._last.get(account_id)
+            if last is not None and last[0] == sig and now - last[1] < self.republish_seconds:
+                continue
+            self._last[account_id] = (sig, now)
+            out.append((account_id, v))
+        return out
+
+    def verdicts(self) -> list[tuple[str, Verdict]]:
+        """Verdicts of the accounts observed since the last call that changed (or are due
+        again); call it once per batch of rows, not per row."""
+        touched, self._touched = self._touched, set()
+        return self._changed(sorted(touched))
+
+    def link_due(self) -> bool:
+        return self.clock() >= self._next_link
+
+    def link_wait(self) -> float:
+        """Seconds until the next linkage pass is due (0 when it is)."""
+        return max(0.0, self._next_link - self.clock())
+
+    def fresh(self) -> ScoringEngine:
+        """A new engine with empty account state and the same (loaded) models."""
+        return ScoringEngine(
+            type(self.scorer)(),
+            self.describe,
+            link_seconds=self.link_seconds,
+            republish_seconds=self.republish_seconds,
+            clock=self.clock,
+        )
+
+    def link(self) -> list[tuple[str, Verdict]]:
+        """The linkage pass; returns the verdicts it changed (campaign members in or out, and
+        the accounts active since the previous pass)."""
+        self._next_link = self.clock() + self.link_seconds
+        if not math.isfinite(self.now):
+            return []
+        before = self._members()
+        t0 = time.perf_counter()
+        try:
+            self.scorer.link(self.now)
+        except Exception as e:
+            self.errors += 1
+            log.warning("scoring: linkage pass failed: %r", e)
+            return []
+        self.last_link_s = time.perf_counter() - t0
+        self.links += 1
+        after = self._members()
+        recent, self._since_link = self._since_link, set()
+        return self._changed(sorted(before | after | recent))
+
+    def _members(self) -> set[str]:
+        members = getattr(self.scorer, "campaign_members", None)
+        return set(members()) if callable(members) else set()
+
+
+def load_engine(link_seconds: float = 60.0) -> ScoringEngine:
+    """The engine with the online scorer and the feature models loaded (slow: seconds)."""
+    online = importlib.import_module("hydrawatch.detect.online")
+    request = importlib.import_module("hydrawatch.features.request")
+    describe: Callable[[Exchange], Any] = request.describe
+    describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
+    return ScoringEngine(online.OnlineScorer(), describe, link_seconds=link_seconds)

@@ -1,0 +1,143 @@
+"""The embedded scorer: a child process of ``hydrawatch serve`` fed through its stdin.
+
+Protocol (one message per line; orjson never writes a raw newline):
+
+- gateway -> scorer (stdin): ``<seq>\\t<event row as JSON>``, ``seq`` increasing.
+- scorer -> gateway (stdout), JSON objects:
+  ``{"t": "ready"}`` once the models are loaded;
+  ``{"t": "v", "a": account, "risk": r, "c": campaign or null, "why": [reasons]}`` a new verdict;
+  ``{"t": "ack", "s": seq}`` every row up to ``seq`` is scored (the gateway may forget them).
+
+End of stdin means the gateway is gone or shutting down: the scorer exits at once (its
+state lives in memory only). Logs go to stderr. SIGINT is ignored (a Ctrl-C in the
+gateway's terminal stops the gateway, which then closes the pipe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+import orjson
+
+from hydrawatch.policy.decision import Verdict
+from hydrawatch.score.engine import ScoringEngine
+
+log = logging.getLogger("hydrawatch.score")
+
+MAX_BATCH = 256
+
+
+def encode_row(seq: int, row: dict[str, Any]) -> bytes:
+    return b"%d\t" % seq + orjson.dumps(row) + b"\n"
+
+
+def decode_row(line: bytes) -> tuple[int, bytes] | None:
+    """``(seq, row JSON)`` of one input line, None when the line is malformed."""
+    head, sep, payload = line.partition(b"\t")
+    if not sep or not head.isdigit():
+        return None
+    return int(head), payload
+
+
+def verdict_message(account_id: str, v: Verdict) -> bytes:
+    return (
+        orjson.dumps({"t": "v", "a": account_id, "risk": v.risk, "c": v.campaign_id, "why": list(v.reasons)})
+        + b"\n"
+    )
+
+
+def verdict_of_message(msg: dict[str, Any]) -> tuple[str, Verdict] | None:
+    """The account and verdict of a ``"v"`` message; None when malformed."""
+    account = msg.get("a")
+    risk = msg.get("risk")
+    why = msg.get("why") or []
+    if not isinstance(account, str) or isinstance(risk, bool) or not isinstance(risk, int | float):
+        return None
+    if not isinstance(why, list):
+        return None
+    c = msg.get("c")
+    return account, Verdict(float(risk), str(c) if c else None, tuple(str(x) for x in why))
+
+
+_EOF = object()
+
+
+def _reader(inp: IO[bytes], q: queue.Queue[Any], on_eof: Callable[[], None] | None) -> None:
+    try:
+        for line in inp:
+            q.put(line)
+    except (OSError, ValueError):
+        pass
+    if on_eof is not None:
+        on_eof()
+    q.put(_EOF)
+
+
+def run_pipe(
+    loader: Callable[[], ScoringEngine],
+    inp: IO[bytes],
+    out: IO[bytes],
+    *,
+    on_eof: Callable[[], None] | None = None,
+) -> int:
+    """Serve the protocol until stdin ends; the exit status. ``on_eof`` runs as soon as
+    stdin ends (the process passes ``os._exit``: no need to finish loading models first)."""
+    q: queue.Queue[Any] = queue.Queue()
+    threading.Thread(target=_reader, args=(inp, q, on_eof), name="hydrawatch-score-in", daemon=True).start()
+    engine = loader()  # rows arriving meanwhile wait in q
+    out.write(b'{"t":"ready"}\n')
+    out.flush()
+    while True:
+        wait = engine.link_wait()
+        try:
+            first = q.get(timeout=wait)
+        except queue.Empty:
+            first = None
+        batch: list[Any] = [] if first is None else [first]
+        while batch and len(batch) < MAX_BATCH:
+            try:
+                batch.append(q.get_nowait())
+            except queue.Empty:
+                break
+        last_seq = -1
+        for item in batch:
+            if item is _EOF:
+                return 0
+            parsed = decode_row(item.rstrip(b"\n"))
+            if parsed is None:
+                engine.errors += 1
+                continue
+            last_seq = parsed[0]
+            try:
+                row = orjson.loads(parsed[1])
+            except orjson.JSONDecodeError:
+                engine.errors += 1
+                continue
+            if isinstance(row, dict):
+                engine.observe(row)
+        msgs = [verdict_message(a, v) for a, v in engine.verdicts()]
+        if engine.link_due():
+            msgs.extend(verdict_message(a, v) for a, v in engine.link())
+        if last_seq >= 0:
+            msgs.append(b'{"t":"ack","s":%d}\n' % last_seq)
+        if msgs:
+            try:
+                out.write(b"".join(msgs))
+                out.flush()
+            except (BrokenPipeError, OSError):
+                return 0
+
+
+def main(link_seconds: float, factory: Callable[[float], ScoringEngine]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import sys
+
+    return run_pipe(
+        lambda: factory(link_seconds), sys.stdin.buffer, sys.stdout.buffer, on_eof=lambda: os._exit(0)
+    )

@@ -1,0 +1,121 @@
+"""One scorer for three replicas: the shared Redis event stream is consumed by exactly one
+scorer process (a leader lease and a consumer group), so an account whose traffic is spread
+across replicas is scored as one account; when the leader dies another replica's scorer
+takes over, relearns the history from the stream and goes on.
+
+Each replica starts its own scorer child (as ``hydrawatch serve --redis`` does); the
+children run the stand-in engine of ``scoring_fakes`` (the reasons count the exchanges the
+scorer has seen for the account). Real Redis at 127.0.0.1:6379, random key prefix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+import hydrawatch.gateway.state as state_mod
+from hydrawatch.gateway.scoring import scorer_argv
+from hydrawatch.score.redis_worker import GROUP
+from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+TESTS = str(Path(__file__).resolve().parent)
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    p = f"hwtest:{secrets.token_hex(6)}:"
+    yield p
+    r = redis.Redis.from_url(REDIS_URL)
+    names = list(r.scan_iter(match=p + "*"))
+    if names:
+        r.delete(*names)
+    r.close()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[tuple[ServerThread, Seen]]:
+    yield from run_servers()
+
+
+@pytest.fixture
+def fake_scorer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", TESTS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setattr(
+        state_mod,
+        "scorer_argv",
+        lambda *a: scorer_argv(*a, "--engine", "scoring_fakes:counting_engine", "--lease-seconds", "2"),
+    )
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_three_replicas_one_scorer(
+    upstream: tuple[ServerThread, Seen], prefix: str, tmp_path: Path, fake_scorer: None
+) -> None:
+    up, _ = upstream
+    raw = {"redis": REDIS_URL, "redis_prefix": prefix, "live_scoring": {"enabled": True, "link_seconds": 0.5}}
+    cfgs = [gateway_config(tmp_path / f"r{i}", up.url, **raw) for i in range(3)]
+    r = redis.Redis.from_url(REDIS_URL)
+    chat = {"model": "fake-a", "messages": [{"role": "user", "content": "hello"}]}
+    with GatewayServer(cfgs[0]) as g0, GatewayServer(cfgs[1]) as g1, GatewayServer(cfgs[2]) as g2:
+        replicas = [g0, g1, g2]
+        scorers = [g.gw.live for g in replicas]
+        assert all(s is not None and not s.feed for s in scorers)
+        # exactly one of the three scorer processes leads
+        wait_for(
+            lambda: sum(bool(s.leader) for s in scorers) == 1 and all(s.leader is not None for s in scorers)
+        )
+        leader = next(s for s in scorers if s.leader)
+        assert r.get(prefix + "scorer:leader") is not None
+
+        key = g0.new_key("acct-spread")
+        with httpx.Client(timeout=10) as http:
+            for i in range(30):  # 10 exchanges through each replica
+                g = replicas[i % 3]
+                resp = http.post(g.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key})
+                assert resp.status_code == 200, resp.text
+            for g in replicas:
+                g.drain()
+
+            def verdict() -> tuple[str, ...]:
+                return tuple(g1.call(lambda gw: gw.verdicts.get("acct-spread")).reasons)
+
+            # one scorer saw all 30 (three scorers each scoring their replica's share would say 10)
+            assert wait_for(lambda: verdict() == ("observed 30",))
+            groups = {g["name"]: g for g in r.xinfo_groups(prefix + "events")}
+            group = groups[GROUP.encode()]
+            assert group["pending"] == 0 and group["consumers"] >= 1
+
+            # the leader dies: another replica's scorer takes over, relearns the history
+            assert leader.pid is not None
+            os.kill(leader.pid, signal.SIGKILL)
+            wait_for(lambda: any(s.leader for s in scorers if s is not leader))
+            for i in range(6):
+                g = replicas[i % 3]
+                resp = http.post(g.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key})
+                assert resp.status_code == 200, resp.text
+            for g in replicas:
+                g.drain()
+            assert wait_for(lambda: verdict() == ("observed 36",))
+            # the dead scorer was restarted by its replica, and stands by
+            wait_for(lambda: leader.restarts == 1 and leader.leader is False)
+            assert sum(bool(s.leader) for s in scorers) == 1
+    r.close()
