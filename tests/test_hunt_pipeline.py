@@ -71,7 +71,7 @@ def _ex(
     )
 
 
-def make_log(seed: int = 0) -> tuple[list[Exchange], list[dict[str, object]], set[str]]:
+def make_log(seed: int = 0, bursts: int = 60) -> tuple[list[Exchange], list[dict[str, object]], set[str]]:
     rng = random.Random(seed)
     exs: list[Exchange] = []
     accounts: list[dict[str, object]] = []
@@ -100,7 +100,7 @@ def make_log(seed: int = 0) -> tuple[list[Exchange], list[dict[str, object]], se
         acc = f"zz{a:02d}"
         campaign.add(acc)
         accounts.append({"account_id": acc, "payment_fingerprint": f"card-c{a % 3}"})
-    for burst in range(60):
+    for burst in range(bursts):
         ts = T0 + burst * 7200.0
         for acc in sorted(campaign):
             q = rng.choice(TOPICS)

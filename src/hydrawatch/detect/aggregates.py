@@ -56,6 +56,9 @@ class AccountAggregates:
     pivot_share: F  # share of the account's requests on that model in the 48 h after its release
     pivot_delay_h: F  # hours from the model's release to the account's first use
     payment_fp: list[str | None] = field(default_factory=list)
+    # distinct template families among its distillation-intent requests (its wordings); 0 when
+    # the filler does not compute it (then the content linkage pass leaves the account out)
+    intent_fams: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.account_id)

@@ -38,6 +38,14 @@ class DetectConfig:
     lone_min_requests: int = 50
     member_min_risk: float = 0.15  # a campaign member needs some own evidence ...
     member_min_link: float = 2.0  # ... or strong links into the campaign
+    # A member of a campaign found by content alone (no shared infrastructure) must show the
+    # campaign's evidence itself: this share of its requests with a distillation intent.
+    content_member_min_intent: float = 0.08
+    content_member_min_link: float = 2.0  # ... and solid content links to other members
+    # ... and word its distillation requests in at least this many template families: the content pass
+    # looks for paraphrasing campaigns (one fixed template is a coordination key already), and an
+    # automated legitimate job that trips the intent classifier repeats one or two templates.
+    content_min_families: int = 5
     # campaign risk: logistic over community-level evidence
     c_bias: float = -6.0
     c_intent: float = 8.0
@@ -56,6 +64,8 @@ class CampaignFinding:
     risk: float
     evidence: list[str] = field(default_factory=list)
     flagged_members: list[int] = field(default_factory=list)
+    kind: str = "coordination"  # "coordination", "content" (linked by wording alone) or "own-traffic"
+    links: dict[str, float] = field(default_factory=dict)  # share of members linked by each key type
 
 
 def _pct(x: float) -> str:
@@ -76,8 +86,12 @@ def score_communities(
     keep: npt.NDArray[np.bool_],
     membership: npt.NDArray[np.int64],
     cfg: DetectConfig,
+    by_content: bool = False,
 ) -> list[CampaignFinding]:
-    """Score every community of at least ``min_campaign_size`` accounts."""
+    """Score every community of at least ``min_campaign_size`` accounts.
+
+    ``by_content``: the communities come from content keys alone, so each flagged member must
+    show a distillation intent itself (``cfg.content_member_min_intent``)."""
     findings: list[CampaignFinding] = []
     if len(agg) == 0:
         return findings
@@ -97,7 +111,7 @@ def score_communities(
         members = np.nonzero(membership == c)[0]
         lo, hi = np.searchsorted(sel_comm, [c, c + 1])
         eidx = sel_idx[lo:hi]
-        findings.append(_score_one(agg, ev, pairs, eidx, members, intra, cfg))
+        findings.append(_score_one(agg, ev, pairs, eidx, members, intra, cfg, by_content))
     return findings
 
 
@@ -109,6 +123,7 @@ def _score_one(
     members: npt.NDArray[np.int64],
     intra: npt.NDArray[np.float64],
     cfg: DetectConfig,
+    by_content: bool = False,
 ) -> CampaignFinding:
     m = len(members)
     n_req = float(agg.n[members].sum())
@@ -131,6 +146,7 @@ def _score_one(
         frac["family"],
         0.5 * frac["pivot"],
         0.5 * frac["net24_day"],
+        frac["intent_family"],
     )
     z = (
         cfg.c_bias
@@ -144,11 +160,21 @@ def _score_one(
         + cfg.c_flat * flat
     )
     risk = float(1.0 / (1.0 + np.exp(-z)))
-    flagged = [
-        int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link
-    ]
+    if by_content:
+        flagged = [
+            int(i)
+            for i in members
+            if ev.risk[i] >= cfg.member_min_risk
+            and ev.intent_share[i] >= cfg.content_member_min_intent
+            and intra[i] >= cfg.content_member_min_link
+        ]
+    else:
+        flagged = [
+            int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link
+        ]
     evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req)
-    return CampaignFinding([int(i) for i in members], risk, evidence, flagged)
+    kind = "content" if by_content else "coordination"
+    return CampaignFinding([int(i) for i in members], risk, evidence, flagged, kind, frac)
 
 
 def campaign_evidence(
@@ -194,6 +220,11 @@ def campaign_evidence(
         out.append(
             f"{k:,} accounts moved to {model} after its release (median {delay:.0f} h; "
             f"{_pct(share)} of their traffic in the next 48 h)"
+        )
+    if frac["intent_family"] > 0:
+        out.append(
+            f"{_pct(frac['intent_family'])} of accounts word their distillation requests in the same "
+            f"template families as another member (paraphrases of one instruction set)"
         )
     if frac["system"] > 0:
         out.append(f"{_pct(frac['system'])} of accounts share a system prompt with another member")

@@ -6,6 +6,7 @@ the online scorer (aggregates from incremental state).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy.typing as npt
 from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import CampaignFinding, DetectConfig, score_communities
-from hydrawatch.detect.linkage import Pairs, communities
+from hydrawatch.detect.linkage import CONTENT_TYPES, INFRA_TYPES, KEY_TYPES, Pairs, communities
 from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 
 
@@ -27,6 +28,7 @@ class Detection:
     flagged: npt.NDArray[np.bool_]
     risk: npt.NDArray[np.float64]
     candidates: list[CampaignFinding] = field(default_factory=list)  # all scored communities
+    notes: dict[int, list[str]] = field(default_factory=dict)  # more reasons per account (from the hunt)
 
     def reasons(self, i: int) -> list[str]:
         out: list[str] = []
@@ -37,54 +39,118 @@ class Detection:
                 f"member of campaign C{c + 1:03d} ({len(camp.flagged_members):,} accounts, "
                 f"campaign risk {camp.risk:.2f})"
             )
+        out.extend(self.notes.get(i, []))
         out.extend(account_reasons(self.agg, self.evidence, i))
         return out
 
 
-def detect(agg: AccountAggregates, pairs: Pairs, cfg: DetectConfig | None = None) -> Detection:
+def detect(
+    agg: AccountAggregates,
+    pairs: Pairs,
+    cfg: DetectConfig | None = None,
+    content_pairs: Callable[[npt.NDArray[np.bool_]], Pairs] | None = None,
+) -> Detection:
+    """Three passes over the accounts, each taking only accounts no earlier pass took.
+
+    1. Coordination: communities over shared infrastructure, payment, clients, timing and templates.
+    2. Content: among accounts with a distillation intent of their own, communities over the
+       instruction families they word it in (a stealth hydra shares no infrastructure and paces
+       itself like people, but cannot avoid its own instruction set).
+    3. Own traffic: accounts damning on their own (content and automation), outside any campaign.
+
+    A coordination community linked by wording alone (shared templates, no infrastructure) whose
+    members all qualify for the content pass is decided there instead, so that part of a paraphrasing
+    campaign that happens to share a template is not split off; what the content pass does not take
+    falls back to it.
+
+    ``content_pairs(cand)``, when given, computes the content-key pairs among the accounts ``cand``
+    alone (so rarity and ring pairing are computed among them); without it the content pairs of
+    ``pairs`` between candidates are used.
+    """
     cfg = cfg or DetectConfig()
     n = len(agg)
     ev = account_evidence(agg)
-    membership, keep = communities(n, pairs, cfg.min_edge_weight, cfg.resolution)
-    scored = score_communities(agg, ev, pairs, keep, membership, cfg)
-    campaigns = sorted(
-        (f for f in scored if f.risk >= cfg.campaign_threshold and f.flagged_members), key=lambda f: -f.risk
-    )
     campaign_of = np.full(n, -1, np.int64)
     risk = ev.risk.copy()
     flagged = np.zeros(n, bool)
-    for ci, f in enumerate(campaigns):
-        for i in f.flagged_members:
-            campaign_of[i] = ci
-            flagged[i] = True
-            risk[i] = max(risk[i], f.risk)
-    # Accounts whose own traffic is damning, outside any flagged campaign: grouped by their
-    # dominant intent and whether they run from hosting networks (a scraper on servers and a
-    # hydra on residential proxies are not one campaign).
-    # Alone, an account needs automation evidence too (clock-flat traffic or rotating addresses),
-    # or content evidence so strong (a quarter of a sizeable volume) that it stands by itself.
+    campaigns: list[CampaignFinding] = []
+    content_ok = (
+        (ev.intent_share >= cfg.content_member_min_intent)
+        & (ev.risk >= cfg.member_min_risk)
+        & (agg.intent_fams >= cfg.content_min_families)
+    )
+
+    def take(found: list[CampaignFinding]) -> None:
+        for f in sorted(
+            (f for f in found if f.risk >= cfg.campaign_threshold and f.flagged_members),
+            key=lambda f: -f.risk,
+        ):
+            f.flagged_members = [i for i in f.flagged_members if not flagged[i]]
+            if not f.flagged_members:
+                continue
+            campaigns.append(f)
+            for i in f.flagged_members:
+                campaign_of[i] = len(campaigns) - 1
+                flagged[i] = True
+                risk[i] = max(risk[i], f.risk)
+
+    # 1. Coordination.
+    coord = pairs.subset(tuple(k for k in KEY_TYPES if k not in CONTENT_TYPES))
+    membership, keep = communities(n, coord, cfg.min_edge_weight, cfg.resolution)
+    scored = score_communities(agg, ev, coord, keep, membership, cfg)
+    deferred = [
+        f
+        for f in scored
+        if not any(f.links.get(k, 0.0) > 0 for k in INFRA_TYPES) and bool(content_ok[f.flagged_members].all())
+    ]
+    take([f for f in scored if all(f is not d for d in deferred)])
+    # 2. Content. Automated accounts on hosting networks (server-side scrapers) are left to the
+    # own-traffic pass: a scraper on servers and a hydra of people-like accounts are not one campaign
+    # even when they use the same instructions.
     automated = (
         (ev.flat >= cfg.lone_min_flat)
         | (ev.rotation >= cfg.lone_min_rotation)
         | ((ev.intent_share >= cfg.lone_min_intent) & (agg.n >= cfg.lone_min_requests))
     )
+    hosted = (agg.hosting_n + agg.vpn_n + agg.tor_n) > 0.5 * agg.n
+    cand = ~flagged & content_ok & ~(hosted & automated)
+    if content_pairs is not None:
+        content = content_pairs(cand).subset(CONTENT_TYPES)
+    else:
+        content = pairs.subset(CONTENT_TYPES, cand[pairs.u] & cand[pairs.v])
+    membership2, keep2 = communities(n, content, cfg.min_edge_weight, cfg.resolution)
+    scored2 = score_communities(agg, ev, content, keep2, membership2, cfg, by_content=True)
+    take(scored2)
+    take(deferred)  # what the content pass did not take
+    # 3. Own traffic: grouped by dominant intent and whether they run from hosting networks (a
+    # scraper on servers and a hydra on residential proxies are not one campaign). Alone, an account
+    # needs automation evidence too (clock-flat traffic or rotating addresses), or content evidence so
+    # strong that it stands by itself.
     lone = np.nonzero((ev.risk >= cfg.account_threshold) & automated & ~flagged)[0]
     groups: dict[tuple[int, bool], list[int]] = {}
     for i in lone.tolist():
-        hosted = bool(agg.hosting_n[i] + agg.vpn_n[i] + agg.tor_n[i] > 0.5 * agg.n[i])
-        groups.setdefault((int(agg.top_intent[i]), hosted), []).append(i)
-    for (intent, hosted), members in sorted(groups.items()):
+        groups.setdefault((int(agg.top_intent[i]), bool(hosted[i])), []).append(i)
+    for (intent, on_hosts), members in sorted(groups.items()):
         r = float(ev.risk[members].max())
         label = INTENT_LABELS.get(CLASSES[intent], "no single intent")
-        where = "hosting/VPN networks" if hosted else "residential or mixed networks"
+        where = "hosting/VPN networks" if on_hosts else "residential or mixed networks"
         f = CampaignFinding(
             members,
             r,
             [f"{len(members):,} account(s) flagged on their own traffic: mostly {label}, from {where}"],
             members,
+            kind="own-traffic",
         )
         campaigns.append(f)
         for i in members:
             campaign_of[i] = len(campaigns) - 1
             flagged[i] = True
-    return Detection(agg, ev, campaigns, campaign_of, flagged, np.clip(risk, 0.0, 1.0), scored)
+    # highest risk first
+    order = sorted(range(len(campaigns)), key=lambda c: -campaigns[c].risk)
+    rank = np.empty(len(order) + 1, np.int64)
+    rank[-1] = -1
+    rank[order] = np.arange(len(order))
+    campaigns = [campaigns[c] for c in order]
+    return Detection(
+        agg, ev, campaigns, rank[campaign_of], flagged, np.clip(risk, 0.0, 1.0), scored + scored2
+    )

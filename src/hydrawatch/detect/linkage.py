@@ -6,8 +6,13 @@ a system prompt, a client fingerprint, a lockstep bucket, a model-pivot bucket).
 For each key with ``d`` holders, holders are paired (all pairs when ``d`` is small,
 otherwise each holder with ``RING`` neighbours in a hash order), each pair getting
 ``1 / log2(1 + d)``: a key shared by thousands (a popular SDK, a campus NAT)
-says little. Per pair and key type the contributions add up to a strength
-``s_t``; the edge weight is ``sum_t W_t * (1 - exp(-s_t / SAT_t))``.
+says little. Content keys (``CONTENT_TYPES``: the template families of an
+account's distillation-intent requests) are weighted by ``1 / sqrt(K_u K_v)``
+instead, ``K`` being how many keys of that type each account holds, so a pair's
+strength is the cosine similarity of the two key sets: a high-volume account
+that touches thousands of families does not link to everyone. Per pair and key
+type the contributions add up to a strength ``s_t``; the edge weight is
+``sum_t W_t * (1 - exp(-s_t / SAT_t))``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ KEY_TYPES: tuple[str, ...] = (
     "lockstep",
     "pivot",
     "family",
+    "intent_family",
 )
 # weight and saturation (in rarity-weighted shared keys) per key type
 WEIGHT: dict[str, float] = {
@@ -39,6 +45,7 @@ WEIGHT: dict[str, float] = {
     "lockstep": 2.0,
     "pivot": 0.5,
     "family": 1.0,
+    "intent_family": 1.5,
 }
 SATURATION: dict[str, float] = {
     "payment": 0.3,
@@ -49,7 +56,14 @@ SATURATION: dict[str, float] = {
     "lockstep": 3.0,
     "pivot": 0.5,
     "family": 0.3,
+    "intent_family": 0.05,
 }
+# Keys that say "these accounts ask for the same thing in the same words", not "these accounts
+# share infrastructure": linked in a second pass over the accounts no coordination campaign took.
+CONTENT_TYPES: tuple[str, ...] = ("intent_family",)
+# Keys that say "these accounts share infrastructure, payment, tooling or timing" (the rest,
+# template and family, say "they send the same prompt template").
+INFRA_TYPES: tuple[str, ...] = ("payment", "net24_day", "system", "client", "lockstep", "pivot")
 FULL_PAIRS_MAX = 12
 RING = 3
 MAX_KEY_ROWS = 6_000_000  # per key type; more are sampled by key hash
@@ -68,6 +82,16 @@ class Pairs:
         sat = np.array([SATURATION[k] for k in KEY_TYPES])
         return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
 
+    def subset(self, types: tuple[str, ...], rows: npt.NDArray[np.bool_] | None = None) -> Pairs:
+        """The pairs (``rows`` of them, all when None) with only the key types ``types``, the
+        pairs left without any strength dropped."""
+        cols = np.array([k in types for k in KEY_TYPES])
+        strength = np.where(cols, self.strength, 0.0)
+        sel = strength.sum(axis=1) > 0
+        if rows is not None:
+            sel &= rows
+        return Pairs(self.u[sel], self.v[sel], strength[sel])
+
 
 def sample_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> None:
     """Keep at most ``MAX_KEY_ROWS`` rows per key type (whole keys, chosen by hash)."""
@@ -82,22 +106,25 @@ def pairs_from_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") ->
     sample_keys(con, table)
     ring = ", ".join(str(j) for j in range(1, RING + 1))
     cols = ", ".join(f"sum(w) FILTER (WHERE ktype = {i}) AS s{i}" for i in range(len(KEY_TYPES)))
+    cosine = ", ".join(str(KEY_TYPES.index(k)) for k in CONTENT_TYPES)
+    w_expr = f"CASE WHEN a.ktype IN ({cosine}) THEN 1.0 / sqrt(a.nk * b.nk) ELSE 1.0 / log2(1 + a.d) END"
     q = f"""
     WITH k AS (SELECT DISTINCT ktype, key, acc FROM {table}),
     m AS (
       SELECT ktype, key, acc,
              row_number() OVER (PARTITION BY ktype, key ORDER BY hash(acc, key)) - 1 AS r,
-             count(*) OVER (PARTITION BY ktype, key) AS d
+             count(*) OVER (PARTITION BY ktype, key) AS d,
+             count(*) OVER (PARTITION BY ktype, acc) AS nk
       FROM k
     ),
     m2 AS (SELECT * FROM m WHERE d >= 2),
     small AS (
-      SELECT a.ktype, a.acc AS x, b.acc AS y, 1.0 / log2(1 + a.d) AS w
+      SELECT a.ktype, a.acc AS x, b.acc AS y, {w_expr} AS w
       FROM m2 a JOIN m2 b ON a.ktype = b.ktype AND a.key = b.key AND a.r < b.r
       WHERE a.d <= {FULL_PAIRS_MAX}
     ),
     big AS (
-      SELECT a.ktype, a.acc AS x, b.acc AS y, 1.0 / log2(1 + a.d) AS w
+      SELECT a.ktype, a.acc AS x, b.acc AS y, {w_expr} AS w
       FROM (SELECT *, unnest([{ring}]) AS j FROM m2 WHERE d > {FULL_PAIRS_MAX}) a
       JOIN m2 b ON a.ktype = b.ktype AND a.key = b.key AND b.r = (a.r + a.j) % a.d
     ),

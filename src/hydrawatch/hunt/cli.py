@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from hydrawatch.hunt.sampling import DEFAULT_TEXT_BUDGET
+
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -56,6 +58,33 @@ def parse_duration(text: str) -> float:
 @click.option(
     "--max-campaigns", type=int, default=20, show_default=True, help="Campaigns shown in the terminal."
 )
+@click.option(
+    "--text-budget",
+    type=click.IntRange(min=0),
+    default=DEFAULT_TEXT_BUDGET,
+    show_default=True,
+    help="Describe the prompts of at most about this many events; larger logs get a time-bucket "
+    "sample (0 = every event).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep the working tables in this DuckDB file (default: in memory, or a temporary file for "
+    "inputs over 1 GB).",
+)
+@click.option(
+    "--tmp-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Directory for temporary files (default: $TMPDIR).",
+)
+@click.option(
+    "--memory-limit",
+    default=None,
+    help="DuckDB memory limit, e.g. 4GB (default 4GB when the working tables are on disk).",
+)
 def hunt(
     events: tuple[Path, ...],
     accounts: Path | None,
@@ -64,6 +93,10 @@ def hunt(
     replay_every: str | None,
     workers: int,
     max_campaigns: int,
+    text_budget: int,
+    db_path: str | None,
+    tmp_dir: str | None,
+    memory_limit: str | None,
 ) -> None:
     """Find distillation campaigns in exchange logs and explain every flag."""
     from hydrawatch.hunt.pipeline import hunt_files
@@ -72,7 +105,16 @@ def hunt(
 
     every = parse_duration(replay_every) if replay_every else None
     try:
-        outcome, ev_stats, acc_stats = hunt_files(list(events), accounts, workers=workers, replay_every=every)
+        outcome, ev_stats, acc_stats = hunt_files(
+            list(events),
+            accounts,
+            workers=workers,
+            replay_every=every,
+            db_path=db_path,
+            tmp_dir=tmp_dir,
+            memory_limit=memory_limit,
+            text_budget=text_budget,
+        )
     except IngestError as e:
         raise click.ClickException(str(e)) from e
     click.echo(render_text(outcome.report, max_campaigns=max_campaigns))

@@ -159,7 +159,10 @@ TOPIC_COLS = ", ".join(f"p.t{j}" for j in range(TOPIC_DIMS)) + ","
 
 
 def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> None:
-    """Create the table ``ev``: the events with their per-request features, sorted by time."""
+    """Create the table ``ev``: the events with their per-request features, sorted by time.
+
+    ``events`` must carry ``txt`` (the event is in the text sample, :mod:`hydrawatch.hunt.sampling`);
+    text features are NULL on the other events."""
     con.execute(
         f"""
         CREATE OR REPLACE TABLE ev AS
@@ -171,9 +174,9 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
                e.max_tokens, e.temperature, e.logprobs, e.n_tools, e.reasoning_effort,
                length(coalesce(e.prompt, '')) AS prompt_chars,
                p.intent_idx, p.intent_score, p.cue_mask, p.skel, p.fam, {TOPIC_COLS}
-               s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind
+               s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind, e.txt
         FROM {events} e
-        LEFT JOIN prompt_feats p ON p.ph = hash(hw_canon(coalesce(e.prompt, '')))
+        LEFT JOIN prompt_feats p ON e.txt AND p.ph = hash(hw_canon(coalesce(e.prompt, '')))
         LEFT JOIN system_feats s ON s.system = e.system
         LEFT JOIN ip_feats i ON i.ip = e.ip
         WHERE e.account_id IS NOT NULL AND e.ts IS NOT NULL AND isfinite(e.ts)

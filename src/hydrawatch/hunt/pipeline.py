@@ -11,17 +11,27 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
 from hydrawatch.detect.campaign import DetectConfig
 from hydrawatch.detect.detector import Detection, detect
-from hydrawatch.detect.linkage import pairs_from_keys
+from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, pairs_from_keys
 from hydrawatch.hunt.enrich import (
     build_enriched,
     build_ip_features,
     build_prompt_features,
     build_system_features,
 )
+from hydrawatch.hunt.sampling import (
+    DEFAULT_TEXT_BUDGET,
+    TextSample,
+    account_sizes,
+    choose_sample,
+    mark_sample,
+)
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view, link_keys
+from hydrawatch.hunt.storage import hunt_database
 from hydrawatch.ingest.inventory import all_accounts
 from hydrawatch.report.model import AccountVerdict, Campaign, Report
 
@@ -49,21 +59,97 @@ def detect_at(
     cutoff_view(con, cutoff)
     agg = account_aggregates(con, with_accounts)
     link_keys(con, agg, with_accounts)
+    # content keys are paired later, among the content pass's candidates only
+    types = ", ".join(str(KEY_TYPES.index(k)) for k in CONTENT_TYPES)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE all_content_keys AS SELECT * FROM link_keys WHERE ktype IN ({types})"
+    )
+    con.execute(f"DELETE FROM link_keys WHERE ktype IN ({types})")
     pairs = pairs_from_keys(con)
-    return detect(agg, pairs, cfg)
+    return detect(agg, pairs, cfg, lambda cand: content_pairs(con, cand))
 
 
-def prepare(con: duckdb.DuckDBPyConnection, timings: dict[str, float], workers: int = 1) -> dict[str, int]:
-    """Per-distinct-value features and the enriched table ``ev``."""
+def content_pairs(con: duckdb.DuckDBPyConnection, cand: npt.NDArray[np.bool_]) -> Pairs:
+    """Pairs over the content keys (``all_content_keys``) of the accounts ``cand`` only."""
+    con.register("_cand", pa.table({"acc": pa.array(np.nonzero(cand)[0].astype(np.int32))}))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE content_keys AS SELECT k.* FROM all_content_keys k "
+        "SEMI JOIN _cand c ON k.acc = c.acc"
+    )
+    con.unregister("_cand")
+    return pairs_from_keys(con, "content_keys")
+
+
+def describe_content_campaigns(con: duckdb.DuckDBPyConnection, det: Detection) -> None:
+    """Numbers behind campaigns linked by wording alone: how many distillation-intent requests, in how
+    many template families, how many of those families several members use; per member, how much of
+    its own distillation traffic uses the campaign's shared wordings. Needs ``evc`` and ``acc_idx``
+    of the pass that produced ``det``."""
+    cids: list[int] = []
+    accs: list[int] = []
+    for ci, f in enumerate(det.campaigns):
+        if f.kind == "content":
+            cids += [ci] * len(f.flagged_members)
+            accs += f.flagged_members
+    if not cids:
+        return
+    con.register("_cm", pa.table({"cid": pa.array(cids, pa.int32()), "acc": pa.array(accs, pa.int32())}))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _cf AS
+        SELECT m.cid, m.acc, e.fam, count(*) AS c
+        FROM evc e JOIN acc_idx a USING (account_id) JOIN _cm m ON m.acc = a.acc
+        WHERE e.intent_idx > 0 AND e.prompt_chars >= 40 AND e.fam IS NOT NULL GROUP BY ALL
+        """
+    )
+    con.unregister("_cm")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _cu AS "
+        "SELECT cid, fam, count(*) AS users, sum(c) AS c FROM _cf GROUP BY ALL"
+    )
+    for cid, fams, n, fams3, n3, top in con.execute(
+        "SELECT cid, count(*), sum(c), count(*) FILTER (WHERE users >= 3), "
+        "coalesce(sum(c) FILTER (WHERE users >= 3), 0), max(users) FROM _cu GROUP BY cid"
+    ).fetchall():
+        f = det.campaigns[cid]
+        f.evidence.append(
+            f"their {int(n):,} distillation-intent requests come in {int(fams):,} wordings (template "
+            f"families); {int(fams3):,} wordings are each used by 3 or more members and carry "
+            f"{n3 / max(n, 1):.0%} of those requests; the most widely used appears in {int(top):,} of "
+            f"{len(f.flagged_members):,} accounts"
+        )
+    for cid, acc, n, fams, n2, fams2 in con.execute(
+        "SELECT f.cid, f.acc, sum(f.c), count(*), coalesce(sum(f.c) FILTER (WHERE u.users >= 2), 0), "
+        "count(*) FILTER (WHERE u.users >= 2) FROM _cf f JOIN _cu u USING (cid, fam) GROUP BY ALL"
+    ).fetchall():
+        det.notes.setdefault(int(acc), []).append(
+            f"{int(n2):,} of its {int(n):,} distillation-intent requests use wordings other members of "
+            f"C{int(cid) + 1:03d} also use ({int(fams2):,} of its {int(fams):,} template families)"
+        )
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    timings: dict[str, float],
+    workers: int = 1,
+    text_budget: int = DEFAULT_TEXT_BUDGET,
+) -> tuple[dict[str, int], TextSample]:
+    """Per-distinct-value features and the enriched table ``ev`` (text features of the events in
+    the text sample, see :mod:`hydrawatch.hunt.sampling`)."""
     t = time.perf_counter()
-    n_prompts = build_prompt_features(con, workers=workers)
+    n_events = int(con.execute("SELECT count(*) FROM events").fetchall()[0][0])
+    sizes = account_sizes(con) if 0 < text_budget < n_events else []
+    sample = choose_sample(n_events, text_budget, sizes)
+    source = mark_sample(con, sample)
+    n_prompts = build_prompt_features(con, events=f"(SELECT prompt FROM {source} WHERE txt)", workers=workers)
     timings["prompt_features_s"] = time.perf_counter() - t
     t = time.perf_counter()
     n_ips = build_ip_features(con)
     n_sys = build_system_features(con)
-    build_enriched(con)
+    build_enriched(con, events=source)
     timings["enrich_s"] = time.perf_counter() - t
-    return {"distinct_prompts": n_prompts, "distinct_ips": n_ips, "distinct_system_prompts": n_sys}
+    counts = {"distinct_prompts": n_prompts, "distinct_ips": n_ips, "distinct_system_prompts": n_sys}
+    return counts, sample
 
 
 def hunt_loaded(
@@ -73,14 +159,18 @@ def hunt_loaded(
     cfg: DetectConfig | None = None,
     replay_every: float | None = None,
     workers: int = 1,
+    text_budget: int = DEFAULT_TEXT_BUDGET,
 ) -> HuntOutcome:
     """Hunt the events already loaded in table ``events`` (and ``accounts`` when ``with_accounts``)."""
     cfg = cfg or DetectConfig()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    counts = prepare(con, timings, workers=workers)
+    counts, sample = prepare(con, timings, workers=workers, text_budget=text_budget)
+    if not sample.complete:
+        notes.append(sample.describe())
     t = time.perf_counter()
     det = detect_at(con, None, with_accounts, cfg)
+    describe_content_campaigns(con, det)
     timings["detect_s"] = time.perf_counter() - t
     first_flagged: dict[str, float] = {}
     lo, hi = con.execute("SELECT min(ts), max(ts) FROM ev").fetchall()[0]
@@ -164,24 +254,34 @@ def hunt_files(
     workers: int = 0,
     cfg: DetectConfig | None = None,
     replay_every: float | None = None,
-    db_path: str = ":memory:",
+    db_path: str | None = None,
+    tmp_dir: str | Path | None = None,
+    memory_limit: str | None = None,
+    text_budget: int = DEFAULT_TEXT_BUDGET,
 ) -> tuple[HuntOutcome, Any, Any]:
-    """Load files with ``hydrawatch.ingest`` and hunt them; returns (outcome, event stats, account stats)."""
-    from hydrawatch.ingest import load_accounts, load_events
+    """Load files with ``hydrawatch.ingest`` and hunt them; returns (outcome, event stats, account stats).
 
-    con = duckdb.connect(db_path)
-    t = time.perf_counter()
-    ev_stats = load_events(con, [str(p) for p in events], table="events", workers=workers)
-    acc_stats = load_accounts(con, accounts, table="accounts") if accounts is not None else None
-    load_s = time.perf_counter() - t
+    Large inputs are hunted in a temporary database file (:mod:`hydrawatch.hunt.storage`)."""
     import os
 
-    feature_workers = workers if workers > 0 else min(2, os.cpu_count() or 1)
-    out = hunt_loaded(
-        con, with_accounts=accounts is not None, cfg=cfg, replay_every=replay_every, workers=feature_workers
-    )
+    from hydrawatch.ingest import load_accounts, load_events
+
+    paths = [str(p) for p in events]
+    with hunt_database(paths, db_path=db_path, tmp_dir=tmp_dir, memory_limit=memory_limit) as con:
+        t = time.perf_counter()
+        ev_stats = load_events(con, paths, table="events", workers=workers, tmp_dir=tmp_dir)
+        acc_stats = load_accounts(con, accounts, table="accounts") if accounts is not None else None
+        load_s = time.perf_counter() - t
+        feature_workers = workers if workers > 0 else min(2, os.cpu_count() or 1)
+        out = hunt_loaded(
+            con,
+            with_accounts=accounts is not None,
+            cfg=cfg,
+            replay_every=replay_every,
+            workers=feature_workers,
+            text_budget=text_budget,
+        )
     out.timings["load_s"] = load_s
     out.report.meta["timings_s"]["load_s"] = round(load_s, 2)
     out.report.meta["ingest"] = ev_stats.to_json()
-    con.close()
     return out, ev_stats, acc_stats

@@ -13,6 +13,12 @@ TOPIC_SQ = " + ".join(f"avg(t{j}) * avg(t{j})" for j in range(TOPIC_DIMS))
 PIVOT_WINDOW_S = 48 * 3600.0
 
 
+def _scaled(count: str) -> str:
+    """A count over the account's text-sampled events, scaled to all its events
+    (:mod:`hydrawatch.hunt.sampling`; exact when every event is described)."""
+    return f"coalesce(round({count} * b.n / nullif(b.n_txt, 0))::BIGINT, 0)"
+
+
 def cutoff_view(con: duckdb.DuckDBPyConnection, cutoff: float | None) -> None:
     """``evc``: the enriched events up to ``cutoff`` (all of them when None)."""
     where = "" if cutoff is None else f"WHERE ts <= {float(cutoff)!r}"
@@ -21,9 +27,11 @@ def cutoff_view(con: duckdb.DuckDBPyConnection, cutoff: float | None) -> None:
 
 AGG_SQL = f"""
 WITH base AS (
-  SELECT account_id, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts,
+  SELECT account_id, count(*) AS n, count(*) FILTER (WHERE txt) AS n_txt,
+         min(ts) AS first_ts, max(ts) AS last_ts,
          sum(in_tok)::BIGINT AS in_tok, sum(out_tok)::BIGINT AS out_tok,
          count(*) FILTER (WHERE intent_idx > 0) AS intent_n,
+         count(DISTINCT fam) FILTER (WHERE intent_idx > 0 AND prompt_chars >= 40) AS intent_fams,
          count(*) FILTER (WHERE (cue_mask & {STEP_CUE_BIT}) != 0) AS step_cue_n,
          count(DISTINCT skel) AS n_skel,
          count(*) FILTER (WHERE user_turns > 1) AS multi_turn_n,
@@ -49,7 +57,7 @@ hours AS (
 ),
 skels AS (
   SELECT account_id, skel, c, row_number() OVER (PARTITION BY account_id ORDER BY c DESC, skel) AS r
-  FROM (SELECT account_id, skel, count(*) AS c FROM evc GROUP BY ALL)
+  FROM (SELECT account_id, skel, count(*) AS c FROM evc WHERE txt GROUP BY ALL)
 ),
 skel_top AS (
   SELECT account_id, max(skel) FILTER (WHERE r = 1) AS top_skel, max(c) FILTER (WHERE r = 1) AS top_skel_n,
@@ -63,11 +71,11 @@ intents AS (
 ),
 topics AS (
   SELECT account_id, sqrt({TOPIC_SQ}) AS topic_conc, count(*) AS topic_n
-  FROM evc WHERE prompt_chars >= 40 GROUP BY account_id
+  FROM evc WHERE prompt_chars >= 40 AND txt GROUP BY account_id
 ),
 fams AS (
   SELECT account_id, max(c) AS top_fam_n
-  FROM (SELECT account_id, fam, count(*) AS c FROM evc WHERE prompt_chars >= 40 GROUP BY ALL)
+  FROM (SELECT account_id, fam, count(*) AS c FROM evc WHERE prompt_chars >= 40 AND txt GROUP BY ALL)
   GROUP BY account_id
 ),
 sys AS (
@@ -94,10 +102,12 @@ pivots AS (
     GROUP BY e.account_id, r.model, r.rel HAVING count(*) >= 3
   ) GROUP BY account_id
 )
-SELECT b.*, g.gap_cv, h.hour_entropy, s.top_skel, s.top_skel_n, s.top3_skel_n,
-       coalesce(i.top_intent, 0) AS top_intent, coalesce(i.top_intent_n, 0) AS top_intent_n,
+SELECT b.* REPLACE ({_scaled("b.intent_n")} AS intent_n, {_scaled("b.step_cue_n")} AS step_cue_n),
+       g.gap_cv, h.hour_entropy, s.top_skel, {_scaled("s.top_skel_n")} AS top_skel_n,
+       {_scaled("s.top3_skel_n")} AS top3_skel_n,
+       coalesce(i.top_intent, 0) AS top_intent, {_scaled("i.top_intent_n")} AS top_intent_n,
        coalesce(y.top_sys_n, 0) AS top_sys_n,
-       coalesce(f.top_fam_n, 0) AS top_fam_n, coalesce(tp.topic_conc, 0.0) AS topic_conc,
+       {_scaled("f.top_fam_n")} AS top_fam_n, coalesce(tp.topic_conc, 0.0) AS topic_conc,
        coalesce(tp.topic_n, 0) AS topic_n, m.top_model_n / b.n AS top_model_share,
        p.pivot_model, coalesce(p.pivot_share, 0.0) AS pivot_share, p.pivot_delay_h
 FROM base b
@@ -130,7 +140,7 @@ WITH e AS (SELECT c.*, a.acc FROM evc c JOIN acc_idx a USING (account_id)),
 tpl AS (
   SELECT acc, skel, count(*) AS c, avg(prompt_chars) AS pc FROM e WHERE skel IS NOT NULL GROUP BY ALL
 ),
-n AS (SELECT acc, count(*) AS n FROM e GROUP BY acc)
+n AS (SELECT acc, count(*) FILTER (WHERE txt) AS n FROM e GROUP BY acc)
 SELECT 1::TINYINT AS ktype, (hash(net24, floor(ts / 86400)) >> 1)::BIGINT AS key, acc
   FROM e WHERE net24 IS NOT NULL AND kind != 'private' GROUP BY ALL
 UNION ALL
@@ -140,6 +150,9 @@ UNION ALL
 SELECT 7::TINYINT, f.fam, f.acc FROM (
   SELECT acc, fam, count(*) AS c FROM e WHERE prompt_chars >= 40 AND fam IS NOT NULL GROUP BY ALL
 ) f JOIN n USING (acc) WHERE f.c >= 3 AND f.c >= 0.05 * n.n
+UNION ALL
+SELECT 8::TINYINT, fam, acc FROM e
+  WHERE intent_idx > 0 AND prompt_chars >= 40 AND fam IS NOT NULL GROUP BY ALL
 UNION ALL
 SELECT 3::TINYINT, sys_fp, acc FROM e WHERE sys_fp IS NOT NULL GROUP BY ALL HAVING count(*) >= 3
 UNION ALL
