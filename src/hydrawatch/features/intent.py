@@ -1,13 +1,18 @@
 """Intent classifier: what a prompt is for, across paraphrases and languages.
 
 A multinomial logistic regression over TF-IDF of hashed token uni- and bigrams
-(wordllama's multilingual BPE tokens, tokenised in Rust) and wordllama sentence embeddings
+(wordllama's multilingual BPE tokens, through a per-word cache: ``features.tokens``) and
+wordllama sentence embeddings
 (catches paraphrase), trained on the shipped exemplars
 (``data/intent_exemplars.jsonl``: EN, ZH, ES, FR, DE, RU, JA, KO, PT, IT, with
 ordinary requests as negatives). Exemplars are augmented by embedding intent
 instructions in ordinary tasks, since real prompts wrap the instruction around
 material. Probabilities are temperature-calibrated on out-of-fold predictions.
 The model trains in about a second on first use and is cached per process.
+
+Inference is vectorised per batch: one sort gives the canonical sparse gram matrix, one sparse
+product the embeddings, and the scores are computed in the classifier's own dtype and summation
+order, so they equal ``clf.decision_function`` on the stacked matrix bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+
+from hydrawatch.features.tokens import WordTokens, split_rows
 
 EXEMPLARS = Path(__file__).parent / "data" / "intent_exemplars.jsonl"
 NONE = "none"
@@ -81,66 +88,126 @@ def _embedder() -> Any:
     return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
 
-def _token_ids(texts: list[str]) -> list[npt.NDArray[np.int64]]:
-    """wordllama (Llama-3 BPE) token ids of each text: multilingual, and tokenised in Rust."""
-    wl = _embedder()
-    enc = wl.tokenizer.encode_batch(texts, is_pretokenized=False, add_special_tokens=False)
-    out: list[npt.NDArray[np.int64]] = []
-    for e in enc:
-        ids = np.asarray(e.ids, dtype=np.int64)
-        mask = np.asarray(e.attention_mask, dtype=bool)
-        out.append(ids[mask] if len(mask) == len(ids) else ids)
-    return out
+Ids = npt.NDArray[np.int64]
+Rows = tuple[Ids, Ids]  # all texts' token ids end to end, and each text's number of tokens
 
 
-def _rows(ids: list[npt.NDArray[np.int64]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+@lru_cache(maxsize=1)
+def _word_tokens() -> WordTokens:
+    return WordTokens(_embedder().tokenizer)
+
+
+def _token_rows(texts: list[str]) -> Rows:
+    """wordllama (SentencePiece BPE, 32k multilingual vocabulary) token ids of many texts, through
+    a per-word cache: the ids the tokenizer itself gives, without padding (``features.tokens``)."""
+    return _word_tokens().rows(texts)
+
+
+def _token_ids(texts: list[str]) -> list[Ids]:
+    return split_rows(*_token_rows(texts))
+
+
+def _rows(ids: list[Ids]) -> Rows:
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     flat = np.concatenate(ids) if ids else np.zeros(0, np.int64)
     return flat, lengths
 
 
-def _embed_ids(ids: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+def _sorted_counts(keys: Ids) -> tuple[Ids, npt.NDArray[np.float32]]:
+    """Distinct keys in increasing order and how often each occurs."""
+    if not len(keys):
+        return keys, np.zeros(0, np.float32)
+    s = np.sort(keys)
+    first = np.empty(len(s), bool)
+    first[0] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    at = np.flatnonzero(first)
+    counts = np.diff(np.append(at, len(s))).astype(np.float32)
+    return s[at], counts
+
+
+def _csr(keys: Ids, data: npt.NDArray[np.float32], shift: int, n: int, dim: int) -> sparse.csr_matrix:
+    """A CSR matrix from distinct sorted ``row << shift | col`` keys: the canonical form (sorted
+    indices, no duplicates) scipy builds from COO triplets, without its sort."""
+    rows = keys >> shift
+    indptr = np.zeros(n + 1, np.int32 if len(keys) < 1 << 31 else np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    m = sparse.csr_matrix((data, (keys & ((1 << shift) - 1)).astype(np.int32), indptr), shape=(n, dim))
+    m.has_sorted_indices = True
+    m.has_canonical_format = True
+    return m
+
+
+def _embed_rows(flat: Ids, lengths: Ids) -> npt.NDArray[np.float32]:
     """wordllama mean-pooled, L2-normalised embeddings as one sparse product (token-count matrix
     times the embedding table): the vectors of ``WordLlama.embed`` without per-batch padding."""
     table = _embedder().embedding
-    if not ids:
+    n = len(lengths)
+    if not n:
         return np.zeros((0, table.shape[1]), np.float32)
-    flat, lengths = _rows(ids)
-    flat = np.clip(flat, 0, table.shape[0] - 1)
-    rows = np.repeat(np.arange(len(ids)), lengths)
-    weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
-    m = sparse.csr_matrix((weights, (rows, flat)), shape=(len(ids), table.shape[0]))
+    kt = np.int32 if n < 1 << 16 else np.int64  # narrow keys sort faster
+    flat = np.clip(flat, 0, table.shape[0] - 1).astype(kt)
+    rows: npt.NDArray[np.signedinteger[Any]] = np.repeat(np.arange(n, dtype=kt), lengths)
+    keys, counts = _sorted_counts(rows << 15 | flat)
+    # Each distinct token weighs count / length, summed one 1/length at a time in float32 as
+    # scipy sums duplicate COO entries, so the vectors match the COO-built product bit for bit.
+    w = (1.0 / np.maximum(lengths, 1)).astype(np.float32)[keys >> 15]
+    data = w.copy()
+    extra = np.flatnonzero(counts > 1)
+    k = 1
+    while len(extra):
+        data[extra] += w[extra]
+        k += 1
+        extra = extra[counts[extra] > k]
+    m = _csr(keys, data, 15, n, table.shape[0])
     e = np.asarray(m @ table, dtype=np.float32)
     norms = np.linalg.norm(e, axis=1, keepdims=True)
     out: npt.NDArray[np.float32] = np.divide(e, norms, out=np.zeros_like(e), where=norms > 0)
     return out
 
 
+def _embed_ids(ids: list[Ids]) -> npt.NDArray[np.float32]:
+    return _embed_rows(*_rows(ids))
+
+
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    return _embed_ids(_token_ids(texts))
+    return _embed_rows(*_token_rows(texts))
 
 
 _GRAM_DIM = 1 << 16
 
 
-def _gram_counts(ids: list[npt.NDArray[np.int64]]) -> sparse.csr_matrix:
+def _gram_counts_rows(flat: Ids, lengths: Ids) -> sparse.csr_matrix:
     """Token unigrams and bigrams, hashed into ``_GRAM_DIM`` columns (vectorised, no Python loop
-    per token)."""
-    flat, lengths = _rows(ids)
-    n = len(ids)
-    rows = np.repeat(np.arange(n), lengths)
-    uni = flat % _GRAM_DIM
+    per token; one sort of ``row << 16 | column`` keys gives the canonical CSR form)."""
+    n = len(lengths)
+    kt = np.int32 if n < 1 << 15 else np.int64  # narrow keys sort faster
+    rows: npt.NDArray[np.signedinteger[Any]] = np.repeat(np.arange(n, dtype=kt), lengths)
+    uni: npt.NDArray[np.signedinteger[Any]] = (flat % _GRAM_DIM).astype(kt)
     # bigrams: consecutive tokens of the same text
     same = np.zeros(len(flat), dtype=bool)
     if len(flat) > 1:
         same[1:] = rows[1:] == rows[:-1]
     prev = np.roll(flat, 1)
-    bi = ((prev * 1_000_003 + flat * 7919 + 12_345) % _GRAM_DIM)[same]
-    cols = np.concatenate([uni, bi])
-    r = np.concatenate([rows, rows[same]])
-    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (r, cols)), shape=(n, _GRAM_DIM))
-    m.sum_duplicates()
-    return m
+    bi_all = (prev * 1_000_003 + flat * 7919 + 12_345) % _GRAM_DIM
+    bi: npt.NDArray[np.signedinteger[Any]] = bi_all[same].astype(kt)
+    keys, counts = _sorted_counts(np.concatenate([rows << 16 | uni, rows[same] << 16 | bi]))
+    return _csr(keys, counts, 16, n, _GRAM_DIM)
+
+
+def _gram_counts(ids: list[Ids]) -> sparse.csr_matrix:
+    return _gram_counts_rows(*_rows(ids))
+
+
+def _reversed_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``m`` with each row's entries in decreasing column order: the order scipy's sparse product
+    ``diags(1 / norms) @ m`` leaves them in. Sums over a row then add in the same order as in
+    the model's training matrices, so scores come out bit for bit the same."""
+    counts = np.diff(m.indptr)
+    row_end = np.repeat(m.indptr[1:], counts)
+    pos = np.arange(m.nnz, dtype=np.int64)
+    src = row_end - 1 - (pos - np.repeat(m.indptr[:-1], counts))
+    return sparse.csr_matrix((m.data[src], m.indices[src], m.indptr.copy()), shape=m.shape)
 
 
 @dataclass
@@ -150,26 +217,45 @@ class TokenGramTfidf:
     idf: npt.NDArray[np.float32]
 
     @classmethod
-    def fit(cls, ids: list[npt.NDArray[np.int64]]) -> TokenGramTfidf:
-        m = _gram_counts(ids)
+    def fit(cls, ids: list[Ids]) -> TokenGramTfidf:
+        return cls.fit_rows(*_rows(ids))
+
+    @classmethod
+    def fit_rows(cls, flat: Ids, lengths: Ids) -> TokenGramTfidf:
+        m = _gram_counts_rows(flat, lengths)
         df = np.bincount(m.indices, minlength=_GRAM_DIM).astype(np.float64)
         idf = np.log((1 + m.shape[0]) / (1 + df)) + 1.0
         return cls(idf.astype(np.float32))
 
-    def transform(self, ids: list[npt.NDArray[np.int64]]) -> sparse.csr_matrix:
-        m = _gram_counts(ids)
+    def transform(self, ids: list[Ids]) -> sparse.csr_matrix:
+        return self.transform_counts(_gram_counts(ids))
+
+    def transform_rows(self, flat: Ids, lengths: Ids) -> sparse.csr_matrix:
+        return self.transform_counts(_gram_counts_rows(flat, lengths))
+
+    def transform_counts(self, m: sparse.csr_matrix) -> sparse.csr_matrix:
         m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        # row norms as ``m.multiply(m).sum(axis=1)`` computes them (float32 reduceat), and the
+        # rows scaled in place (the same float32 products as ``diags(1 / norms) @ m``)
+        sq = np.zeros(m.shape[0], np.float32)
+        full = np.flatnonzero(np.diff(m.indptr))
+        if len(full):
+            sq[full] = np.add.reduceat(m.data * m.data, m.indptr[full])
+        norms = np.sqrt(sq)
         norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ m)
+        m.data *= np.repeat((1.0 / norms).astype(np.float32), np.diff(m.indptr))
+        return m
 
 
 TOPIC_DIMS = 16
 
 
+@lru_cache(maxsize=1)
 def _topic_projection() -> npt.NDArray[np.float32]:
     rng = np.random.default_rng(20260601)
-    return rng.standard_normal((_embedder().embedding.shape[1], TOPIC_DIMS)).astype(np.float32)
+    out = rng.standard_normal((_embedder().embedding.shape[1], TOPIC_DIMS)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass
@@ -183,7 +269,7 @@ class IntentModel:
     def topics(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """Unit ``TOPIC_DIMS``-d random projections of the centred embeddings: the mean of an
         account's topic vectors has norm near 1 when all its prompts are about one thing."""
-        return self._topics(_embed_ids(_token_ids([clip_text(t) for t in texts])))
+        return self._topics(_embed_rows(*_token_rows([clip_text(t) for t in texts])))
 
     def _topics(self, emb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         center = self.emb_center if self.emb_center is not None else np.zeros(emb.shape[1], np.float32)
@@ -192,38 +278,73 @@ class IntentModel:
         out: npt.NDArray[np.float32] = np.divide(z, norms, out=np.zeros_like(z), where=norms > 0)
         return out
 
-    def predict_with_topics(
-        self, texts: list[str]
+    def _split_coef(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """The classifier's weights of the gram and the embedding columns, contiguous (cached)."""
+        cached: tuple[npt.NDArray[Any], npt.NDArray[Any]] | None = self.__dict__.get("_coef")
+        if cached is None:
+            coef = np.asarray(self.clf.coef_)
+            cached = (
+                np.ascontiguousarray(coef[:, :_GRAM_DIM].T),
+                np.ascontiguousarray(coef[:, _GRAM_DIM:].T),
+            )
+            self.__dict__["_coef"] = cached
+        return cached
+
+    def predict_rows(
+        self, flat: Ids, lengths: Ids
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        if not texts:
+        """Class probabilities and topic vectors of token-id rows (``_token_rows`` of clipped texts).
+
+        The classifier's ``decision_function`` over ``[grams | embedding]`` without building the
+        stacked matrix: the gram columns in one sparse product, then the embedding columns added
+        one at a time, in the dtype and order of that product, so the scores match it bit for bit.
+        """
+        if not len(lengths):
             return np.zeros((0, len(CLASSES))), np.zeros((0, TOPIC_DIMS), np.float32)
-        ids = _token_ids([clip_text(t) for t in texts])
-        emb = _embed_ids(ids)
-        x = sparse.hstack([self.grams.transform(ids), sparse.csr_matrix(emb * self.emb_weight)], format="csr")
-        logits = self.clf.decision_function(x) / self.temperature
+        emb = _embed_rows(flat, lengths)
+        w_gram, w_emb = self._split_coef()
+        g = self.grams.transform_rows(flat, lengths)
+        # The training matrices hold each row's gram entries in decreasing column order (as
+        # scipy's product left them): run the product over the matrix read back to front (rows
+        # and entries reversed) and flip the rows of the result.
+        flipped = sparse.csr_matrix((g.data[::-1], g.indices[::-1], g.nnz - g.indptr[::-1]), shape=g.shape)
+        logits = np.ascontiguousarray(np.asarray(flipped @ w_gram)[::-1])
+        x_emb = emb * self.emb_weight
+        # the embedding columns added one at a time, in float32, as the product adds them
+        if len(logits) <= 64:  # few rows: one running sum (accumulate adds strictly in order)
+            terms = x_emb[:, :, None] * w_emb[None, :, :]
+            logits = np.add.accumulate(np.concatenate([logits[:, None, :], terms], axis=1), axis=1)[:, -1, :]
+        else:  # many rows: a loop over the columns, each step over all rows
+            term = np.empty_like(logits)
+            for j in range(x_emb.shape[1]):
+                np.multiply(x_emb[:, j : j + 1], w_emb[j], out=term)
+                logits += term
+        logits += self.clf.intercept_
+        logits = logits / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64), self._topics(emb)
 
+    def predict_with_topics(
+        self, texts: list[str]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        return self.predict_rows(*_token_rows([clip_text(t) for t in texts]))
+
     def _matrix(self, texts: list[str]) -> sparse.csr_matrix:
-        ids = _token_ids([clip_text(t) for t in texts])
-        x_emb = sparse.csr_matrix(_embed_ids(ids) * self.emb_weight)
-        return sparse.hstack([self.grams.transform(ids), x_emb], format="csr")
+        flat, lengths = _token_rows([clip_text(t) for t in texts])
+        x_emb = sparse.csr_matrix(_embed_rows(flat, lengths) * self.emb_weight)
+        return sparse.hstack([_reversed_rows(self.grams.transform_rows(flat, lengths)), x_emb], format="csr")
 
     def predict_proba(self, texts: list[str]) -> npt.NDArray[np.float64]:
         """Rows follow ``texts``; columns follow ``CLASSES``."""
-        if not texts:
-            return np.zeros((0, len(CLASSES)))
-        logits = self.clf.decision_function(self._matrix(texts)) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
+        return self.predict_with_topics(texts)[0]
 
 
 def _fit(texts: list[str], labels: list[int], emb_weight: float) -> tuple[TokenGramTfidf, LogisticRegression]:
-    ids = _token_ids([clip_text(t) for t in texts])
-    grams = TokenGramTfidf.fit(ids)
-    x = sparse.hstack([grams.transform(ids), sparse.csr_matrix(_embed_ids(ids) * emb_weight)], format="csr")
+    flat, lengths = _token_rows([clip_text(t) for t in texts])
+    grams = TokenGramTfidf.fit_rows(flat, lengths)
+    x_emb = sparse.csr_matrix(_embed_rows(flat, lengths) * emb_weight)
+    x = sparse.hstack([_reversed_rows(grams.transform_rows(flat, lengths)), x_emb], format="csr")
     clf = LogisticRegression(C=8.0, max_iter=300, tol=1e-3, class_weight="balanced")
     clf.fit(x, np.asarray(labels))
     return grams, clf

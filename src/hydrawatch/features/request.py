@@ -8,6 +8,7 @@ prompt and joins them back to the events).
 from __future__ import annotations
 
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
@@ -18,8 +19,17 @@ import numpy.typing as npt
 from hydrawatch.events.schema import Exchange, Params
 from hydrawatch.features.cues import cue_mask, cue_names
 from hydrawatch.features.hashing import stable_hash, system_fingerprint
-from hydrawatch.features.intent import CLASSES, INTENTS, TOPIC_DIMS, clip_text, default_model
-from hydrawatch.features.skeleton import skeleton_hash, template_family
+from hydrawatch.features.intent import (
+    _HEAD,
+    _TAIL,
+    CLASSES,
+    INTENTS,
+    TOPIC_DIMS,
+    _token_rows,
+    clip_text,
+    default_model,
+)
+from hydrawatch.features.skeleton import families, skeleton
 
 __all__ = ["INTENTS", "RequestFeatures", "TextFeatures", "describe", "describe_texts", "param_profile"]
 
@@ -32,7 +42,17 @@ def canonical_text(prompt: str) -> str:
     Requests that differ only in numbers or in the middle of a long filling share their text
     features, so the hunt classifies each canonical text once.
     """
+    if len(prompt) > 2 * _SIDE:
+        # Only the head and tail survive clipping: collapse digits in the two ends alone. A digit
+        # run cut at an end still collapses to one "0" there, so the ends match the full result.
+        head = _DIGITS.sub("0", prompt[:_SIDE])
+        tail = _DIGITS.sub("0", prompt[-_SIDE:])
+        if len(head) > _HEAD + _TAIL and len(tail) >= _TAIL:
+            return head[:_HEAD] + " \n " + tail[-_TAIL:]
     return clip_text(_DIGITS.sub("0", prompt))
+
+
+_SIDE = 2000  # raw characters read at each end of a long prompt
 
 
 # An intent probability at or above this counts the request as showing that intent.
@@ -113,27 +133,53 @@ def _intents(probs: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int8], npt.
     return idx, score.astype(np.float32)
 
 
-def describe_texts(texts: list[str], batch_size: int = 4096) -> TextFeatureBatch:
-    """Text features of many prompts (vectorised classifier; cues and skeletons per text)."""
+def describe_texts(
+    texts: list[str], batch_size: int = 4096, stage_times: dict[str, float] | None = None
+) -> TextFeatureBatch:
+    """Text features of many prompts: everything vectorised per batch of ``batch_size`` texts
+    except the skeleton (a few regex substitutions per text) and the cue scan (one RE2 pass).
+
+    ``stage_times``, when given, gets the CPU seconds spent in each stage added to it."""
+    clock = _StageClock(stage_times)
     texts = [canonical_text(t) for t in texts]
+    clock.lap("canonical")
     model = default_model()
-    idx_parts: list[npt.NDArray[np.int8]] = []
-    score_parts: list[npt.NDArray[np.float32]] = []
-    topic_parts: list[npt.NDArray[np.float32]] = []
-    for start in range(0, len(texts), batch_size):
-        probs, topics = model.predict_with_topics(texts[start : start + batch_size])
-        i, s = _intents(probs)
-        idx_parts.append(i)
-        score_parts.append(s)
-        topic_parts.append(topics)
-    return TextFeatureBatch(
-        np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int8),
-        np.concatenate(score_parts) if score_parts else np.zeros(0, np.float32),
-        np.fromiter((cue_mask(t) for t in texts), dtype=np.int32, count=len(texts)),
-        np.fromiter((skeleton_hash(t) for t in texts), dtype=np.int64, count=len(texts)),
-        np.fromiter((template_family(t) for t in texts), dtype=np.int64, count=len(texts)),
-        np.concatenate(topic_parts) if topic_parts else np.zeros((0, TOPIC_DIMS), np.float32),
-    )
+    n = len(texts)
+    intent_idx = np.zeros(n, np.int8)
+    score = np.zeros(n, np.float32)
+    topic = np.zeros((n, TOPIC_DIMS), np.float32)
+    family = np.zeros(n, np.int64)
+    cues = np.zeros(n, np.int32)
+    skel_hash = np.zeros(n, np.int64)
+    for start in range(0, n, batch_size):
+        chunk = texts[start : start + batch_size]
+        end = start + len(chunk)
+        rows = _token_rows(chunk)  # canonical texts are clipped already
+        clock.lap("tokens")
+        probs, topic[start:end] = model.predict_rows(*rows)
+        intent_idx[start:end], score[start:end] = _intents(probs)
+        clock.lap("intent")
+        cues[start:end] = np.fromiter(map(cue_mask, chunk), dtype=np.int32, count=len(chunk))
+        clock.lap("cues")
+        skels = [skeleton(t, canonical=True) for t in chunk]
+        clock.lap("skeleton")
+        skel_hash[start:end] = np.fromiter(map(stable_hash, skels), dtype=np.int64, count=len(chunk))
+        clock.lap("skeleton_hash")
+        family[start:end] = families(skels)
+        clock.lap("family")
+    return TextFeatureBatch(intent_idx, score, cues, skel_hash, family, topic)
+
+
+class _StageClock:
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.t = time.process_time() if into is not None else 0.0
+
+    def lap(self, stage: str) -> None:
+        if self.into is not None:
+            now = time.process_time()
+            self.into[stage] = self.into.get(stage, 0.0) + now - self.t
+            self.t = now
 
 
 class _LRU:

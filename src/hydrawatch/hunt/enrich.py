@@ -25,33 +25,16 @@ CANON_SQL = (
 
 
 def _features_table(ph: pa.Array, texts: list[str]) -> pa.Table:
-    f = describe_texts(texts)
-    return pa.table(
-        {
-            "ph": ph,
-            "intent_idx": pa.array(f.intent_idx, pa.int8()),
-            "intent_score": pa.array(f.intent_score, pa.float32()),
-            "cue_mask": pa.array(f.cue_mask, pa.int32()),
-            "skel": pa.array(f.skeleton_hash, pa.int64()),
-            "fam": pa.array(f.family, pa.int64()),
-            **{f"t{j}": pa.array(f.topic[:, j], pa.float32()) for j in range(TOPIC_DIMS)},
-        }
-    )
+    return _table_from(ph, _describe_chunk(texts))
 
 
-_Cols = tuple[list[int], list[float], list[int], list[int], list[int], list[list[float]]]
+# Column arrays of one chunk's text features (numpy: they cross process boundaries as buffers).
+_Cols = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _describe_chunk(texts: list[str]) -> _Cols:
     f = describe_texts(texts)
-    return (
-        f.intent_idx.tolist(),
-        f.intent_score.tolist(),
-        f.cue_mask.tolist(),
-        f.skeleton_hash.tolist(),
-        f.family.tolist(),
-        f.topic.T.tolist(),
-    )
+    return (f.intent_idx, f.intent_score, f.cue_mask, f.skeleton_hash, f.family, f.topic)
 
 
 def build_prompt_features(con: duckdb.DuckDBPyConnection, events: str = "events", workers: int = 1) -> int:
@@ -111,7 +94,7 @@ def _table_from(ph: pa.Array, cols: _Cols) -> pa.Table:
             "cue_mask": pa.array(cue, pa.int32()),
             "skel": pa.array(skel, pa.int64()),
             "fam": pa.array(fam, pa.int64()),
-            **{f"t{j}": pa.array(topic[j], pa.float32()) for j in range(TOPIC_DIMS)},
+            **{f"t{j}": pa.array(np.ascontiguousarray(topic[:, j]), pa.float32()) for j in range(TOPIC_DIMS)},
         }
     )
 
