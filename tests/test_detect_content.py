@@ -131,3 +131,19 @@ def test_content_types_are_not_used_for_coordination() -> None:
     coord = p.subset(tuple(k for k in KEY_TYPES if k not in CONTENT_TYPES))
     assert len(coord.u) == 0
     assert len(p.subset(CONTENT_TYPES).u) == len(p.u)
+
+
+def test_member_tied_by_wording_alone_goes_to_the_content_campaign() -> None:
+    # accounts 20-24: a coordinated group (one card, lockstep timing) that repeats two wordings;
+    # hydra member 0 shares a template family with account 20 and nothing else with the group
+    lock = KEY_TYPES.index("lockstep")
+    group = range(20, 25)
+    rows = _hydra_keys(range(20), pool=60, per_account=30)
+    rows += [(PAY, 99, a) for a in group] + [(lock, 500 + t, a) for a in group for t in range(10)]
+    rows += [(FAMILY, 77, 0), (FAMILY, 77, 20)]
+    agg = _agg([150] * 25, [45] * 25, [30] * 20 + [2] * 5)
+    det = detect(agg, _pairs(rows))
+    assert det.flagged.sum() == 25
+    hydra_c = {int(det.campaign_of[i]) for i in range(20)}
+    assert len(hydra_c) == 1
+    assert hydra_c.isdisjoint({int(det.campaign_of[i]) for i in group})

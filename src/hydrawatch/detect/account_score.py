@@ -93,7 +93,8 @@ def account_reasons(agg: AccountAggregates, ev: AccountEvidence, i: int) -> list
         out.append(
             (
                 W_INTENT * ev.intent_share[i],
-                f"{ev.intent_share[i]:.0%} of {n:,} requests show a distillation intent "
+                f"{int(agg.intent_n[i]):,} of {n:,} requests ({agg.intent_n[i] / max(n, 1):.0%}) show a "
+                f"distillation intent "
                 f"(mostly {label}: {int(agg.top_intent_n[i]):,})",
             )
         )

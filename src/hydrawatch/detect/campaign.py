@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from hydrawatch.detect.account_score import AccountEvidence
 from hydrawatch.detect.aggregates import AccountAggregates
-from hydrawatch.detect.linkage import KEY_TYPES, Pairs
+from hydrawatch.detect.linkage import INFRA_TYPES, KEY_TYPES, Pairs
 from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 
 
@@ -46,6 +46,10 @@ class DetectConfig:
     # looks for paraphrasing campaigns (one fixed template is a coordination key already), and an
     # automated legitimate job that trips the intent classifier repeats one or two templates.
     content_min_families: int = 5
+    # A coordination-campaign member that qualifies for the content pass is decided there first when
+    # its infrastructure links (payment, network, client, system prompt, lockstep, pivot) inside its
+    # community weigh less than this (a popular client or one shared /24-day, not a shared card).
+    defer_max_infra: float = 2.0
     # campaign risk: logistic over community-level evidence
     c_bias: float = -6.0
     c_intent: float = 8.0
@@ -66,6 +70,7 @@ class CampaignFinding:
     flagged_members: list[int] = field(default_factory=list)
     kind: str = "coordination"  # "coordination", "content" (linked by wording alone) or "own-traffic"
     links: dict[str, float] = field(default_factory=dict)  # share of members linked by each key type
+    infra_weight: dict[int, float] = field(default_factory=dict)  # member -> infrastructure links inside
 
 
 def _pct(x: float) -> str:
@@ -91,7 +96,8 @@ def score_communities(
     """Score every community of at least ``min_campaign_size`` accounts.
 
     ``by_content``: the communities come from content keys alone, so each flagged member must
-    show a distillation intent itself (``cfg.content_member_min_intent``)."""
+    show a distillation intent itself (``cfg.content_member_min_intent``) and solid links to the
+    others (``cfg.content_member_min_link``)."""
     findings: list[CampaignFinding] = []
     if len(agg) == 0:
         return findings
@@ -129,16 +135,26 @@ def _score_one(
     n_req = float(agg.n[members].sum())
     intent = float(agg.intent_n[members].sum()) / max(n_req, 1.0)
     template = float(np.maximum(agg.top3_skel_n[members], agg.top_fam_n[members]).sum()) / max(n_req, 1.0)
+    # The score asks the members to carry the evidence broadly: pooled shares are capped at the
+    # median member's (one heavy account of a team sharing a card does not make the team a campaign).
+    intent_score = min(intent, float(np.median(ev.intent_share[members])))
+    template_score = min(template, float(np.median(ev.template_share[members])))
     rotation = float(np.median(ev.rotation[members]))
     narrow = float(np.median(ev.narrow[members]))
     flat = float(np.median(ev.flat[members]))
-    mean_risk = float(ev.risk[members].mean())
+    mean_risk = float(np.median(ev.risk[members]))
     # coordination: share of members linked by each kind of evidence
     linked: dict[str, set[int]] = {}
     for j, k in enumerate(KEY_TYPES):
         on = eidx[pairs.strength[eidx, j] > 0]
         linked[k] = set(pairs.u[on].tolist()) | set(pairs.v[on].tolist())
     frac = {k: len(v) / m for k, v in linked.items()}
+    # per member: weight of its infrastructure links inside the community
+    w_infra = pairs.type_weights(INFRA_TYPES)[eidx]
+    infra_w = np.zeros(len(agg))
+    np.add.at(infra_w, pairs.u[eidx], w_infra)
+    np.add.at(infra_w, pairs.v[eidx], w_infra)
+    infra = {int(i): float(infra_w[i]) for i in members}
     coordination = max(
         frac["lockstep"],
         frac["payment"],
@@ -150,9 +166,9 @@ def _score_one(
     )
     z = (
         cfg.c_bias
-        + cfg.c_intent * intent
+        + cfg.c_intent * intent_score
         + cfg.c_mean_risk * mean_risk
-        + cfg.c_template * template
+        + cfg.c_template * template_score
         + cfg.c_coordination * coordination
         + cfg.c_size * np.log10(m)
         + cfg.c_rotation * rotation
@@ -164,9 +180,7 @@ def _score_one(
         flagged = [
             int(i)
             for i in members
-            if ev.risk[i] >= cfg.member_min_risk
-            and ev.intent_share[i] >= cfg.content_member_min_intent
-            and intra[i] >= cfg.content_member_min_link
+            if ev.intent_share[i] >= cfg.content_member_min_intent and intra[i] >= cfg.content_member_min_link
         ]
     else:
         flagged = [
@@ -174,7 +188,7 @@ def _score_one(
         ]
     evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req)
     kind = "content" if by_content else "coordination"
-    return CampaignFinding([int(i) for i in members], risk, evidence, flagged, kind, frac)
+    return CampaignFinding([int(i) for i in members], risk, evidence, flagged, kind, frac, infra)
 
 
 def campaign_evidence(

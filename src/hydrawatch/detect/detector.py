@@ -15,7 +15,7 @@ import numpy.typing as npt
 from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import CampaignFinding, DetectConfig, score_communities
-from hydrawatch.detect.linkage import CONTENT_TYPES, INFRA_TYPES, KEY_TYPES, Pairs, communities
+from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, communities
 from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 
 
@@ -58,10 +58,11 @@ def detect(
        itself like people, but cannot avoid its own instruction set).
     3. Own traffic: accounts damning on their own (content and automation), outside any campaign.
 
-    A coordination community linked by wording alone (shared templates, no infrastructure) whose
-    members all qualify for the content pass is decided there instead, so that part of a paraphrasing
-    campaign that happens to share a template is not split off; what the content pass does not take
-    falls back to it.
+    A member of a coordination community tied to it by wording and at most weak infrastructure links
+    (summed infrastructure edge weight inside below ``cfg.defer_max_infra``) that qualifies for the
+    content pass is decided there first, so that part of a paraphrasing campaign that happens to share
+    a template or a popular client is not split off; what the content pass does not take falls back
+    to its community.
 
     ``content_pairs(cand)``, when given, computes the content-key pairs among the accounts ``cand``
     alone (so rarity and ring pairing are computed among them); without it the content pairs of
@@ -74,10 +75,8 @@ def detect(
     risk = ev.risk.copy()
     flagged = np.zeros(n, bool)
     campaigns: list[CampaignFinding] = []
-    content_ok = (
-        (ev.intent_share >= cfg.content_member_min_intent)
-        & (ev.risk >= cfg.member_min_risk)
-        & (agg.intent_fams >= cfg.content_min_families)
+    content_ok = (ev.intent_share >= cfg.content_member_min_intent) & (
+        agg.intent_fams >= cfg.content_min_families
     )
 
     def take(found: list[CampaignFinding]) -> None:
@@ -98,12 +97,18 @@ def detect(
     coord = pairs.subset(tuple(k for k in KEY_TYPES if k not in CONTENT_TYPES))
     membership, keep = communities(n, coord, cfg.min_edge_weight, cfg.resolution)
     scored = score_communities(agg, ev, coord, keep, membership, cfg)
-    deferred = [
-        f
-        for f in scored
-        if not any(f.links.get(k, 0.0) > 0 for k in INFRA_TYPES) and bool(content_ok[f.flagged_members].all())
-    ]
-    take([f for f in scored if all(f is not d for d in deferred)])
+    # Members tied to their community by wording and at most weak infrastructure links (a popular
+    # client, one shared /24 day) that qualify for the content pass are decided there first; what it
+    # does not take returns here.
+    deferred: list[tuple[CampaignFinding, list[int]]] = []
+    for f in scored:
+        wording_only = [
+            i for i in f.flagged_members if f.infra_weight.get(i, 0.0) < cfg.defer_max_infra and content_ok[i]
+        ]
+        if wording_only:
+            deferred.append((f, wording_only))
+            f.flagged_members = [i for i in f.flagged_members if i not in set(wording_only)]
+    take(scored)
     # 2. Content. Automated accounts on hosting networks (server-side scrapers) are left to the
     # own-traffic pass: a scraper on servers and a hydra of people-like accounts are not one campaign
     # even when they use the same instructions.
@@ -121,7 +126,19 @@ def detect(
     membership2, keep2 = communities(n, content, cfg.min_edge_weight, cfg.resolution)
     scored2 = score_communities(agg, ev, content, keep2, membership2, cfg, by_content=True)
     take(scored2)
-    take(deferred)  # what the content pass did not take
+    for f, back in deferred:  # what the content pass did not take
+        back = [i for i in back if not flagged[i]]
+        if not back:
+            continue
+        if any(f is c for c in campaigns):
+            ci = next(k for k, c in enumerate(campaigns) if c is f)
+            f.flagged_members += back
+            campaign_of[back] = ci
+            flagged[back] = True
+            risk[back] = np.maximum(risk[back], f.risk)
+        else:
+            f.flagged_members = back
+            take([f])
     # 3. Own traffic: grouped by dominant intent and whether they run from hosting networks (a
     # scraper on servers and a hydra on residential proxies are not one campaign). Alone, an account
     # needs automation evidence too (clock-flat traffic or rotating addresses), or content evidence so

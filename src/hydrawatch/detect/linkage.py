@@ -82,6 +82,12 @@ class Pairs:
         sat = np.array([SATURATION[k] for k in KEY_TYPES])
         return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
 
+    def type_weights(self, types: tuple[str, ...]) -> npt.NDArray[np.float64]:
+        """Edge weights counting only the key types ``types``."""
+        w = np.array([WEIGHT[k] if k in types else 0.0 for k in KEY_TYPES])
+        sat = np.array([SATURATION[k] for k in KEY_TYPES])
+        return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
+
     def subset(self, types: tuple[str, ...], rows: npt.NDArray[np.bool_] | None = None) -> Pairs:
         """The pairs (``rows`` of them, all when None) with only the key types ``types``, the
         pairs left without any strength dropped."""

@@ -67,6 +67,7 @@ class AccountState:
     in_tok: int = 0
     out_tok: int = 0
     intents: Counter[int] = field(default_factory=Counter)
+    intent_fams: set[int] = field(default_factory=set)  # template families of its intent requests
     step_cue_n: int = 0
     skels: Counter[int] = field(default_factory=Counter)
     fams: Counter[int] = field(default_factory=Counter)
@@ -104,6 +105,8 @@ class AccountState:
         self.out_tok += ex.output_tokens or 0
         if f.text.has_intent:
             self.intents[CLASSES.index(f.intent)] += 1
+            if f.prompt_chars >= 40 and len(self.intent_fams) < 4 * MAX_TRACKED:
+                self.intent_fams.add(f.text.family)
         if _STEP_CUE in f.text.cues:
             self.step_cue_n += 1
         _bump(self.skels, f.skeleton_hash)
@@ -197,6 +200,7 @@ class OnlineScorer:
                     "in_tok",
                     "out_tok",
                     "intent_n",
+                    "intent_fams",
                     "top_intent",
                     "top_intent_n",
                     "step_cue_n",
@@ -246,6 +250,7 @@ class OnlineScorer:
                     "in_tok": s.in_tok,
                     "out_tok": s.out_tok,
                     "intent_n": sum(s.intents.values()),
+                    "intent_fams": len(s.intent_fams),
                     "top_intent": top_intent[0][0] if top_intent else 0,
                     "top_intent_n": top_intent[0][1] if top_intent else 0,
                     "step_cue_n": s.step_cue_n,

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from hydrawatch.detect.campaign import DetectConfig
 from hydrawatch.detect.detector import Detection, detect
+from hydrawatch.detect.evidence import intent_sql
 from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, pairs_from_keys
 from hydrawatch.hunt.enrich import (
     build_enriched,
@@ -99,8 +100,8 @@ def describe_content_campaigns(con: duckdb.DuckDBPyConnection, det: Detection) -
         CREATE OR REPLACE TEMP TABLE _cf AS
         SELECT m.cid, m.acc, e.fam, count(*) AS c
         FROM evc e JOIN acc_idx a USING (account_id) JOIN _cm m ON m.acc = a.acc
-        WHERE e.intent_idx > 0 AND e.prompt_chars >= 40 AND e.fam IS NOT NULL GROUP BY ALL
-        """
+        WHERE {INTENT} AND e.prompt_chars >= 40 AND e.fam IS NOT NULL GROUP BY ALL
+        """.replace("{INTENT}", intent_sql("e.intent_idx", "e.intent_score", "e.cue_mask"))
     )
     con.unregister("_cm")
     con.execute(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import duckdb
 
 from hydrawatch.detect.aggregates import AccountAggregates
+from hydrawatch.detect.evidence import intent_sql
 from hydrawatch.features.cues import CUE_NAMES
 from hydrawatch.features.intent import TOPIC_DIMS
 
 STEP_CUE_BIT = 1 << CUE_NAMES.index("asks to reason step by step")
 TOPIC_SQ = " + ".join(f"avg(t{j}) * avg(t{j})" for j in range(TOPIC_DIMS))
 PIVOT_WINDOW_S = 48 * 3600.0
+INTENT = intent_sql()  # a request that shows a distillation intent (detect.evidence)
 
 
 def _scaled(count: str) -> str:
@@ -30,8 +32,8 @@ WITH base AS (
   SELECT account_id, count(*) AS n, count(*) FILTER (WHERE txt) AS n_txt,
          min(ts) AS first_ts, max(ts) AS last_ts,
          sum(in_tok)::BIGINT AS in_tok, sum(out_tok)::BIGINT AS out_tok,
-         count(*) FILTER (WHERE intent_idx > 0) AS intent_n,
-         count(DISTINCT fam) FILTER (WHERE intent_idx > 0 AND prompt_chars >= 40) AS intent_fams,
+         count(*) FILTER (WHERE {INTENT}) AS intent_n,
+         count(DISTINCT fam) FILTER (WHERE {INTENT} AND prompt_chars >= 40) AS intent_fams,
          count(*) FILTER (WHERE (cue_mask & {STEP_CUE_BIT}) != 0) AS step_cue_n,
          count(DISTINCT skel) AS n_skel,
          count(*) FILTER (WHERE user_turns > 1) AS multi_turn_n,
@@ -66,7 +68,7 @@ skel_top AS (
 ),
 intents AS (
   SELECT account_id, arg_max(intent_idx, c) AS top_intent, max(c) AS top_intent_n
-  FROM (SELECT account_id, intent_idx, count(*) AS c FROM evc WHERE intent_idx > 0 GROUP BY ALL)
+  FROM (SELECT account_id, intent_idx, count(*) AS c FROM evc WHERE {INTENT} GROUP BY ALL)
   GROUP BY account_id
 ),
 topics AS (
@@ -152,7 +154,7 @@ SELECT 7::TINYINT, f.fam, f.acc FROM (
 ) f JOIN n USING (acc) WHERE f.c >= 3 AND f.c >= 0.05 * n.n
 UNION ALL
 SELECT 8::TINYINT, fam, acc FROM e
-  WHERE intent_idx > 0 AND prompt_chars >= 40 AND fam IS NOT NULL GROUP BY ALL
+  WHERE {INTENT} AND prompt_chars >= 40 AND fam IS NOT NULL GROUP BY ALL
 UNION ALL
 SELECT 3::TINYINT, sys_fp, acc FROM e WHERE sys_fp IS NOT NULL GROUP BY ALL HAVING count(*) >= 3
 UNION ALL
@@ -161,7 +163,7 @@ SELECT 4::TINYINT, (hash(coalesce(client_fingerprint, ''), coalesce(user_agent, 
 UNION ALL
 SELECT 5::TINYINT, (hash(skel, model, floor(ts / 300)) >> 1)::BIGINT, acc
   FROM e WHERE prompt_chars >= 40 AND skel IS NOT NULL GROUP BY ALL
-"""
+""".replace("{INTENT}", INTENT)
 
 
 def link_keys(con: duckdb.DuckDBPyConnection, agg: AccountAggregates, with_accounts: bool) -> None:
