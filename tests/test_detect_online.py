@@ -36,7 +36,17 @@ def test_online_aggregates_match_batch(
     batch = account_aggregates(con, with_accounts=True)
     online = s.aggregates(batch.account_id)
     assert online.account_id == batch.account_id
-    for name in ("n", "intent_n", "top_skel_n", "top3_skel_n", "multi_turn_n", "n_net24", "n_ips", "out_tok"):
+    for name in (
+        "n",
+        "intent_n",
+        "intent_fams",
+        "top_skel_n",
+        "top3_skel_n",
+        "multi_turn_n",
+        "n_net24",
+        "n_ips",
+        "out_tok",
+    ):
         assert np.array_equal(getattr(online, name), getattr(batch, name)), name
     assert online.payment_fp == batch.payment_fp
 

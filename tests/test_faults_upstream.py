@@ -24,6 +24,7 @@ import openai
 import orjson
 import pytest
 
+from hydrawatch.bench.asgi_upstream import read_body, serve_lifespan, sse
 from test_gateway_support import GatewayServer, ServerThread, gateway_config
 
 IN_TOKENS = 31
@@ -33,25 +34,13 @@ STALL = 3.0
 READ_TIMEOUT = 0.5
 
 
-def _sse(obj: Any, event: str | None = None) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
 async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            msg = await receive()
-            if msg["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif msg["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    raw, more = b"", True
-    while more:
-        msg = await receive()
-        raw += msg.get("body", b"")
-        more = msg.get("more_body", False)
+        await serve_lifespan(receive, send)
+        return
+    raw = await read_body(receive)
+    if raw is None:
+        return
     body = orjson.loads(raw)
     model = str(body.get("model"))
     anth = scope["path"].endswith("/messages")
@@ -132,11 +121,11 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
             "stop_sequence": None,
             "usage": {"input_tokens": IN_TOKENS, "output_tokens": 1},
         }
-        await put(_sse({"type": "message_start", "message": start}, "message_start"))
+        await put(sse({"type": "message_start", "message": start}, "message_start"))
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-        await put(_sse(block, "content_block_start"))
+        await put(sse(block, "content_block_start"))
     else:
-        await put(_sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
+        await put(sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
     for i in range(OUT_EVENTS):
         if cut is not None and i == cut:
             if model.startswith("stall-"):
@@ -145,27 +134,27 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
             raise RuntimeError("fault upstream drops the stream")  # uvicorn cuts the connection
         if anth:
             d = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TOKEN}}
-            await put(_sse(d, "content_block_delta"))
+            await put(sse(d, "content_block_delta"))
         else:
             await put(
-                _sse({**base, "choices": [{"index": 0, "delta": {"content": TOKEN}, "finish_reason": None}]})
+                sse({**base, "choices": [{"index": 0, "delta": {"content": TOKEN}, "finish_reason": None}]})
             )
     if anth:
-        await put(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+        await put(sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
         md = {
             "type": "message_delta",
             "delta": {"stop_reason": "end_turn"},
             "usage": {"output_tokens": OUT_EVENTS},
         }
-        await put(_sse(md, "message_delta"))
-        await put(_sse({"type": "message_stop"}, "message_stop"))
+        await put(sse(md, "message_delta"))
+        await put(sse({"type": "message_stop"}, "message_stop"))
     else:
         usage = {
             "prompt_tokens": IN_TOKENS,
             "completion_tokens": OUT_EVENTS,
             "total_tokens": IN_TOKENS + OUT_EVENTS,
         }
-        await put(_sse({**base, "choices": [], "usage": usage}))
+        await put(sse({**base, "choices": [], "usage": usage}))
         await put(b"data: [DONE]\n\n")
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

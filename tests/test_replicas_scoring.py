@@ -119,3 +119,46 @@ def test_three_replicas_one_scorer(
             wait_for(lambda: leader.restarts == 1 and leader.leader is False)
             assert sum(bool(s.leader) for s in scorers) == 1
     r.close()
+
+
+def test_takeover_relearns_history_and_claims_what_the_dead_leader_left(prefix: str) -> None:
+    import threading
+
+    import orjson
+
+    from hydrawatch.policy.verdicts import verdict_from_json
+    from hydrawatch.score.redis_worker import RedisScorer
+    from scoring_fakes import counting_engine
+
+    r = redis.Redis.from_url(REDIS_URL)
+    stream = prefix + "events"
+    r.xgroup_create(stream, GROUP, id="$", mkstream=True)
+    for i in range(10):
+        row = {"ts": 1.7e9 + i, "account_id": "acct-p", "prompt": f"p{i}", "user_turns": 1}
+        r.xadd(stream, {"row": orjson.dumps(row)})
+    # an earlier leader read all ten, acknowledged six, and died
+    got: Any = r.xreadgroup(GROUP, "dead-leader", {stream: ">"}, count=10)
+    ids = [eid for eid, _ in got[0][1]]
+    r.xack(stream, GROUP, *ids[:6])
+    worker = RedisScorer(
+        REDIS_URL, prefix=prefix, factory=lambda: counting_engine(60.0), lease_seconds=2, block_ms=100
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+
+        def reasons() -> tuple[str, ...] | None:
+            raw = r.hget(prefix + "verdicts", "acct-p")
+            parsed = verdict_from_json(raw) if raw is not None else None
+            return parsed[0].reasons if parsed is not None else None
+
+        # six relearned from history + four claimed from the dead leader, none twice
+        assert wait_for(lambda: reasons() == ("observed 10",), 30)
+        assert worker.leader and r.xpending(stream, GROUP)["pending"] == 0
+    finally:
+        stop.set()
+        thread.join(30)
+        worker.close()
+    assert r.get(prefix + "scorer:leader") is None  # the lease is released on the way out
+    r.close()

@@ -11,6 +11,8 @@ import asyncio
 import json
 from typing import Any
 
+from hydrawatch.bench.asgi_upstream import read_body, serve_lifespan
+
 WORDS = ["Hello", " from", " the", " bench", " upstream", "."] * 4
 CHAT = json.dumps(
     {
@@ -55,19 +57,11 @@ USAGE_CHUNK = (
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            msg = await receive()
-            if msg["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif msg["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    body = b""
-    more = True
-    while more:
-        msg = await receive()
-        body += msg.get("body", b"")
-        more = msg.get("more_body", False)
+        await serve_lifespan(receive, send)
+        return
+    body = await read_body(receive)
+    if body is None:
+        return
     stream = b'"stream": true' in body or b'"stream":true' in body
     if not stream:
         await send(

@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(started["hydrawatch"].server.base + "/healthz", timeout=10) as r:
             health = json.loads(r.read())
         res["hydrawatch_health"] = health
-        if not health.get("live_scoring"):
+        if health.get("live_scoring") in (None, False, "off"):
             res["notes"].append(
                 "hydrawatch reported live_scoring off (/healthz): scoring was NOT on in this run"
             )

@@ -15,6 +15,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hydrawatch.bench.asgi_upstream import http_request_body
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -89,35 +91,15 @@ def wants_stream(body: bytes) -> bool:
     return isinstance(obj, dict) and obj.get("stream") is True
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        msg = await receive()
-        if msg["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif msg["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
+    body = await http_request_body(scope, receive, send)
+    if body is None:
         return
-    if scope["type"] != "http":
-        return
-    chunks: list[bytes] = []
-    more = True
-    while more:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            return
-        chunks.append(msg.get("body", b""))
-        more = bool(msg.get("more_body", False))
     if scope["method"] != "POST":
         await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": MODELS})
         return
-    if not wants_stream(b"".join(chunks)):
+    if not wants_stream(body):
         await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": COMPLETION})
         return

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from hydrawatch.bench.asgi_upstream import read_body, serve_lifespan, sse
+
 TOKEN = "tok "  # one output token: exactly 4 characters
 TOKENS_PER_EVENT = 8
 _TAG = re.compile(r"tag=([A-Za-z0-9_-]+)")
@@ -83,11 +85,6 @@ def _prompt(body: dict[str, Any]) -> tuple[str, str]:
     return "".join(parts), last_user
 
 
-def _sse(obj: Any, event: str | None = None) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + orjson.dumps(obj) + b"\n\n"
-
-
 class UsageUpstream:
     """The raw ASGI app (``/v1/chat/completions``, ``/v1/messages``, ``GET /truth``)."""
 
@@ -96,13 +93,8 @@ class UsageUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         path = scope["path"]
         if scope["method"] == "GET" and path == "/truth":
             await self._json(send, 200, self.ledger.as_json())
@@ -111,12 +103,9 @@ class UsageUpstream:
             self.ledger.truth.clear()
             await self._json(send, 200, b"{}")
             return
-        raw = b""
-        more = True
-        while more:
-            msg = await receive()
-            raw += msg.get("body", b"")
-            more = msg.get("more_body", False)
+        raw = await read_body(receive)
+        if raw is None:
+            return
         body = orjson.loads(raw)
         api = "anthropic" if path.endswith("/messages") else "openai"
         text, last_user = _prompt(body)
@@ -205,7 +194,7 @@ class UsageUpstream:
         base["model"] = body.get("model", "m")
 
         async def put(obj: dict[str, Any]) -> None:
-            await send({"type": "http.response.body", "body": _sse(obj), "more_body": True})
+            await send({"type": "http.response.body", "body": sse(obj), "more_body": True})
 
         await put(
             {
@@ -250,7 +239,7 @@ class UsageUpstream:
         self, send: Any, receive: Any, body: dict[str, Any], truth: Truth, out: int, cancel: int | None
     ) -> None:
         async def put(obj: dict[str, Any], more: bool = True) -> None:
-            await send({"type": "http.response.body", "body": _sse(obj, obj["type"]), "more_body": more})
+            await send({"type": "http.response.body", "body": sse(obj, obj["type"]), "more_body": more})
 
         msg = {
             "id": "msg_u",

@@ -76,6 +76,7 @@ class GatewayConfig:
     live_scoring: bool = True
     link_seconds: float = 60.0
     scorer: Literal["child", "external"] = "child"  # redis mode: external = `hydrawatch score` elsewhere
+    link_clock: Literal["wall", "events"] = "wall"  # events: linkage passes timed by event ts (replays)
     scoring_queue: int = 20_000  # embedded: rows handed to the scorer and not yet scored
     replay_clock: bool = False  # BENCHMARK ONLY: take "now" from the X-Hydrawatch-Replay-Ts header
 
@@ -245,7 +246,9 @@ def parse_config(raw: Any, source: str = "<config>") -> GatewayConfig:
         if isinstance(ls, bool):
             kw["live_scoring"] = ls
         else:
-            m = r.mapping(ls, "live_scoring", {"enabled", "link_seconds", "scorer", "queue_size"})
+            m = r.mapping(
+                ls, "live_scoring", {"enabled", "link_seconds", "link_clock", "scorer", "queue_size"}
+            )
             if "enabled" in m:
                 if not isinstance(m["enabled"], bool):
                     raise r.fail("live_scoring.enabled", "must be true or false")
@@ -256,6 +259,10 @@ def parse_config(raw: Any, source: str = "<config>") -> GatewayConfig:
                 if m["scorer"] not in ("child", "external"):
                     raise r.fail("live_scoring.scorer", "must be child or external")
                 kw["scorer"] = m["scorer"]
+            if "link_clock" in m:
+                if m["link_clock"] not in ("wall", "events"):
+                    raise r.fail("live_scoring.link_clock", "must be wall or events")
+                kw["link_clock"] = m["link_clock"]
             if "queue_size" in m:
                 kw["scoring_queue"] = int(
                     r.num(m["queue_size"], "live_scoring.queue_size", minimum=1, integer=True)

@@ -179,7 +179,7 @@ async def start_scorer(config: GatewayConfig, verdicts: VerdictCache) -> ScorerP
     if not _scorer_installed():
         log.warning("live scoring disabled: hydrawatch.detect.online is not installed")
         return None
-    link = f"{config.link_seconds:g}"
+    link = ("--link-seconds", f"{config.link_seconds:g}", "--link-clock", config.link_clock)
     proc: ScorerProcess
     if config.redis_url:
         if config.scorer == "external":
@@ -193,12 +193,12 @@ async def start_scorer(config: GatewayConfig, verdicts: VerdictCache) -> ScorerP
             return bool(await probe.exists(lease))
 
         argv = scorer_argv(
-            "--redis", config.redis_url, "--prefix", config.redis_prefix, "--link-seconds", link,
+            "--redis", config.redis_url, "--prefix", config.redis_prefix, *link,
             "--status", "--watch-stdin",
         )  # fmt: skip
         proc = ScorerProcess(argv, None, feed=False, lease_check=leading, lease_close=probe.aclose)
     else:
-        argv = scorer_argv("--pipe", "--link-seconds", link)
+        argv = scorer_argv("--pipe", *link)
         proc = ScorerProcess(argv, verdicts, feed=True, maxsize=config.scoring_queue)
     await proc.start()
     return proc

@@ -80,6 +80,13 @@ def _watch_stdin(stop: threading.Event) -> None:
 )
 @click.option("--prefix", default=None, help="Redis key prefix (default: the config's, else hydrawatch:).")
 @click.option("--link-seconds", type=float, default=None, help="Seconds between linkage passes (default 60).")
+@click.option(
+    "--link-clock",
+    type=click.Choice(["wall", "events"]),
+    default="wall",
+    show_default=True,
+    help="Time linkage passes by the wall clock or by the events' own timestamps (replays).",
+)
 @click.option("--lease-seconds", type=float, default=10.0, show_default=True, help="Leader lease.")
 @click.option(
     "--rebuild-events",
@@ -98,6 +105,7 @@ def score(
     config_path: Path | None,
     prefix: str | None,
     link_seconds: float | None,
+    link_clock: str,
     lease_seconds: float,
     rebuild_events: int,
     pipe: bool,
@@ -112,7 +120,13 @@ def score(
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s scorer[%(process)d] %(message)s",
     )
-    factory = _factory(engine_spec)
+    base_factory = _factory(engine_spec)
+
+    def factory(seconds: float) -> ScoringEngine:
+        engine = base_factory(seconds)
+        engine.link_clock = link_clock
+        return engine
+
     if pipe:
         from hydrawatch.score.pipe import main
 

@@ -4,7 +4,8 @@ Transport-free: the embedded child (``score.pipe``) and the Redis consumer
 (``score.redis_worker``) both feed it rows and publish what it returns. Per row it computes
 the request features (``features.request.describe``, the code the batch hunt uses) and
 updates the online scorer (``detect.online.OnlineScorer``); every ``link_seconds`` of wall
-time it runs the linkage pass, which promotes linked accounts into campaigns.
+time it runs the linkage pass, which promotes linked accounts into campaigns (with
+``link_clock="events"``: every ``link_seconds`` of the events' own clock, for replays).
 
 Time: the linkage pass looks at the events' own clock (the newest ``ts`` seen), not the
 wall clock, so a replay with an accelerated clock is scored like live traffic.
@@ -57,8 +58,12 @@ class ScoringEngine:
         link_seconds: float = 60.0,
         republish_seconds: float = REPUBLISH_S,
         clock: Callable[[], float] = time.monotonic,
+        link_clock: str = "wall",
     ) -> None:
+        if link_clock not in ("wall", "events"):
+            raise ValueError(f"link_clock must be wall or events, not {link_clock!r}")
         self.scorer = scorer
+        self.link_clock = link_clock
         self.describe = describe
         self.link_seconds = link_seconds
         self.republish_seconds = republish_seconds
@@ -69,6 +74,7 @@ class ScoringEngine:
         self.links = 0
         self.last_link_s = 0.0
         self._next_link = clock() + link_seconds
+        self._next_link_ev = -math.inf  # link_clock "events": the event ts of the next pass
         self._touched: set[str] = set()  # observed since the last verdicts() call
         self._since_link: set[str] = set()  # observed since the last link pass
         self._last: dict[str, tuple[Signature, float]] = {}
@@ -124,10 +130,17 @@ class ScoringEngine:
         return self._changed(sorted(touched))
 
     def link_due(self) -> bool:
+        if self.link_clock == "events":
+            if not math.isfinite(self._next_link_ev) and math.isfinite(self.now):
+                self._next_link_ev = self.now + self.link_seconds
+            return self.now >= self._next_link_ev
         return self.clock() >= self._next_link
 
     def link_wait(self) -> float:
-        """Seconds until the next linkage pass is due (0 when it is)."""
+        """Wall seconds until the next linkage pass is due (0 when it is; with the events'
+        clock, passes happen as events arrive: wait for them)."""
+        if self.link_clock == "events":
+            return 0.0 if self.link_due() else 3600.0
         return max(0.0, self._next_link - self.clock())
 
     def fresh(self) -> ScoringEngine:
@@ -138,12 +151,14 @@ class ScoringEngine:
             link_seconds=self.link_seconds,
             republish_seconds=self.republish_seconds,
             clock=self.clock,
+            link_clock=self.link_clock,
         )
 
     def link(self) -> list[tuple[str, Verdict]]:
         """The linkage pass; returns the verdicts it changed (campaign members in or out, and
         the accounts active since the previous pass)."""
         self._next_link = self.clock() + self.link_seconds
+        self._next_link_ev = self.now + self.link_seconds
         if not math.isfinite(self.now):
             return []
         before = self._members()
@@ -165,10 +180,10 @@ class ScoringEngine:
         return set(members()) if callable(members) else set()
 
 
-def load_engine(link_seconds: float = 60.0) -> ScoringEngine:
+def load_engine(link_seconds: float = 60.0, link_clock: str = "wall") -> ScoringEngine:
     """The engine with the online scorer and the feature models loaded (slow: seconds)."""
     online = importlib.import_module("hydrawatch.detect.online")
     request = importlib.import_module("hydrawatch.features.request")
     describe: Callable[[Exchange], Any] = request.describe
     describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
-    return ScoringEngine(online.OnlineScorer(), describe, link_seconds=link_seconds)
+    return ScoringEngine(online.OnlineScorer(), describe, link_seconds=link_seconds, link_clock=link_clock)

@@ -13,6 +13,8 @@ from typing import Any
 
 from hydrawatch.events.schema import Exchange, Message, Params
 
+MAX_TURNS = 1000
+
 
 def _str(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
@@ -50,8 +52,9 @@ def exchange_from_row(row: Mapping[str, Any]) -> Exchange:
     if ts is None or account is None:
         raise BadRow("an event row needs a finite ts and a non-empty account_id")
     prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else ""
-    users = max(_int(row.get("user_turns")) or 0, 1 if prompt else 0)
-    assistants = max(_int(row.get("assistant_turns")) or 0, 0)
+    # turn counts rebuild empty messages: bounded, so a hostile row cannot allocate without end
+    users = min(max(_int(row.get("user_turns")) or 0, 1 if prompt else 0), MAX_TURNS)
+    assistants = min(max(_int(row.get("assistant_turns")) or 0, 0), MAX_TURNS)
     messages: list[Message] = []
     for i in range(max(users - 1, 0)):  # earlier turns: counted, text not in the row
         messages.append(Message("user", ""))
