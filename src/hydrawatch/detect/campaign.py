@@ -57,6 +57,13 @@ class DetectConfig:
     c_template: float = 2.0
     c_coordination: float = 2.5
     c_size: float = 0.6
+    # Harvesting content a campaign must show (pooled intent share, or rotating proxies) before its
+    # size and coordination count in full: many accounts of one company, a campus or the users of one
+    # agentic tool are linked by their shared system prompt, client and networks, and there are more
+    # of them the larger the platform; size alone must not turn them into a campaign.
+    content_full_intent: float = 0.05  # intent share at which size counts in full
+    content_full_rotation: float = 0.3  # ... or median /24 rotation
+    min_content: float = 0.4  # below this content level (share of full) a community is not a campaign
     c_rotation: float = 1.5
     c_narrow: float = 2.0
     c_flat: float = 2.0
@@ -102,6 +109,7 @@ def score_communities(
     if len(agg) == 0:
         return findings
     w = pairs.weights()
+    w_infra = pairs.type_weights(INFRA_TYPES)  # once: per community it would cost O(all pairs)
     # weighted degree of each account inside its own community
     same = membership[pairs.u] == membership[pairs.v] if len(pairs.u) else np.zeros(0, bool)
     intra = np.zeros(len(agg))
@@ -113,11 +121,13 @@ def score_communities(
     order = np.argsort(edge_comm[sel], kind="stable") if sel.any() else np.zeros(0, np.int64)
     sel_idx = np.nonzero(sel)[0][order]
     sel_comm = edge_comm[sel_idx]
+    by_comm = np.argsort(membership, kind="stable")  # members of community c: a slice, in index order
+    comm_start = np.concatenate(([0], np.cumsum(comm_sizes)))
     for c in np.nonzero(comm_sizes >= cfg.min_campaign_size)[0]:
-        members = np.nonzero(membership == c)[0]
+        members = by_comm[comm_start[c] : comm_start[c + 1]]
         lo, hi = np.searchsorted(sel_comm, [c, c + 1])
         eidx = sel_idx[lo:hi]
-        findings.append(_score_one(agg, ev, pairs, eidx, members, intra, cfg, by_content))
+        findings.append(_score_one(agg, ev, pairs, w_infra, eidx, members, intra, cfg, by_content))
     return findings
 
 
@@ -125,6 +135,7 @@ def _score_one(
     agg: AccountAggregates,
     ev: AccountEvidence,
     pairs: Pairs,
+    w_infra_all: npt.NDArray[np.float64],
     eidx: npt.NDArray[np.int64],
     members: npt.NDArray[np.int64],
     intra: npt.NDArray[np.float64],
@@ -150,7 +161,7 @@ def _score_one(
         linked[k] = set(pairs.u[on].tolist()) | set(pairs.v[on].tolist())
     frac = {k: len(v) / m for k, v in linked.items()}
     # per member: weight of its infrastructure links inside the community
-    w_infra = pairs.type_weights(INFRA_TYPES)[eidx]
+    w_infra = w_infra_all[eidx]
     infra_w = np.zeros(len(agg))
     np.add.at(infra_w, pairs.u[eidx], w_infra)
     np.add.at(infra_w, pairs.v[eidx], w_infra)
@@ -164,18 +175,21 @@ def _score_one(
         0.5 * frac["net24_day"],
         frac["intent_family"],
     )
+    content = min(1.0, max(intent_score / cfg.content_full_intent, rotation / cfg.content_full_rotation))
     z = (
         cfg.c_bias
         + cfg.c_intent * intent_score
         + cfg.c_mean_risk * mean_risk
         + cfg.c_template * template_score
         + cfg.c_coordination * coordination
-        + cfg.c_size * np.log10(m)
+        + cfg.c_size * np.log10(m) * content
         + cfg.c_rotation * rotation
         + cfg.c_narrow * narrow
         + cfg.c_flat * flat
     )
     risk = float(1.0 / (1.0 + np.exp(-z)))
+    if content < cfg.min_content:  # coordination without harvesting content
+        risk = min(risk, 0.99 * cfg.campaign_threshold)
     if by_content:
         flagged = [
             int(i)

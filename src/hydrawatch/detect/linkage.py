@@ -75,28 +75,31 @@ class Pairs:
 
     u: npt.NDArray[np.int64]
     v: npt.NDArray[np.int64]
-    strength: npt.NDArray[np.float64]  # shape (pairs, len(KEY_TYPES))
+    strength: npt.NDArray[np.float32]  # shape (pairs, len(KEY_TYPES)); float32: there may be tens of millions
 
     def weights(self) -> npt.NDArray[np.float64]:
-        w = np.array([WEIGHT[k] for k in KEY_TYPES])
-        sat = np.array([SATURATION[k] for k in KEY_TYPES])
-        return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
+        return self.type_weights(KEY_TYPES)
 
     def type_weights(self, types: tuple[str, ...]) -> npt.NDArray[np.float64]:
-        """Edge weights counting only the key types ``types``."""
-        w = np.array([WEIGHT[k] if k in types else 0.0 for k in KEY_TYPES])
-        sat = np.array([SATURATION[k] for k in KEY_TYPES])
-        return np.asarray((w * (1.0 - np.exp(-self.strength / sat))).sum(axis=1), dtype=np.float64)
+        """Edge weights counting only the key types ``types`` (one column at a time: no
+        pairs-by-types temporaries)."""
+        out = np.zeros(len(self.u), np.float64)
+        for j, k in enumerate(KEY_TYPES):
+            if k in types and WEIGHT[k]:
+                s = self.strength[:, j].astype(np.float64)
+                out += WEIGHT[k] * (1.0 - np.exp(-s / SATURATION[k]))
+        return out
 
     def subset(self, types: tuple[str, ...], rows: npt.NDArray[np.bool_] | None = None) -> Pairs:
         """The pairs (``rows`` of them, all when None) with only the key types ``types``, the
         pairs left without any strength dropped."""
         cols = np.array([k in types for k in KEY_TYPES])
-        strength = np.where(cols, self.strength, 0.0)
-        sel = strength.sum(axis=1) > 0
+        sel = (self.strength[:, cols] > 0).any(axis=1)
         if rows is not None:
             sel &= rows
-        return Pairs(self.u[sel], self.v[sel], strength[sel])
+        strength = self.strength[sel]
+        strength[:, ~cols] = 0.0
+        return Pairs(self.u[sel], self.v[sel], strength)
 
 
 def sample_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") -> None:
@@ -138,20 +141,27 @@ def pairs_from_keys(con: duckdb.DuckDBPyConnection, table: str = "link_keys") ->
     SELECT least(x, y) AS u, greatest(x, y) AS v, {cols}
     FROM allp WHERE x != y GROUP BY 1, 2
     """
-    tbl = con.sql(q).to_arrow_table()
-    if tbl.num_rows == 0:
-        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(KEY_TYPES))))
-    strength = np.column_stack(
-        [
-            np.nan_to_num(tbl.column(f"s{i}").to_numpy(zero_copy_only=False).astype(np.float64))
-            for i in range(len(KEY_TYPES))
-        ]
-    )
-    return Pairs(
-        tbl.column("u").to_numpy().astype(np.int64),
-        tbl.column("v").to_numpy().astype(np.int64),
-        strength,
-    )
+    # Materialised, then read in batches into preallocated arrays: the pairs of a large log (tens
+    # of millions) never sit in memory twice. Sorted, so the graph (and its communities) is the
+    # same from run to run.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _hw_pairs AS {q} ORDER BY 1, 2")
+    try:
+        n = int(con.execute("SELECT count(*) FROM _hw_pairs").fetchall()[0][0])
+        u = np.empty(n, np.int64)
+        v = np.empty(n, np.int64)
+        strength = np.zeros((n, len(KEY_TYPES)), np.float32)
+        pos = 0
+        for batch in con.sql("SELECT * FROM _hw_pairs").to_arrow_reader(1 << 20):
+            k = batch.num_rows
+            u[pos : pos + k] = batch.column(0).to_numpy()
+            v[pos : pos + k] = batch.column(1).to_numpy()
+            for i in range(len(KEY_TYPES)):
+                col = batch.column(2 + i).to_numpy(zero_copy_only=False)
+                strength[pos : pos + k, i] = np.nan_to_num(col.astype(np.float32))
+            pos += k
+    finally:
+        con.execute("DROP TABLE IF EXISTS _hw_pairs")
+    return Pairs(u[:pos], v[:pos], strength[:pos])
 
 
 def communities(

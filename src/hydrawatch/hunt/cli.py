@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,6 +24,16 @@ def parse_duration(text: str) -> float:
     if v <= 0:
         raise click.BadParameter("duration must be positive")
     return v
+
+
+def _progress() -> Callable[[str], None]:
+    """Progress lines on stderr, each with the time since the hunt started."""
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        click.echo(f"[{time.perf_counter() - t0:6.0f} s] {msg}", err=True)
+
+    return say
 
 
 @click.command("hunt")
@@ -83,8 +95,9 @@ def parse_duration(text: str) -> float:
 @click.option(
     "--memory-limit",
     default=None,
-    help="DuckDB memory limit, e.g. 4GB (default 4GB when the working tables are on disk).",
+    help="DuckDB memory limit, e.g. 4GB (default 3GB when the working tables are on disk).",
 )
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def hunt(
     events: tuple[Path, ...],
     accounts: Path | None,
@@ -97,6 +110,7 @@ def hunt(
     db_path: str | None,
     tmp_dir: str | None,
     memory_limit: str | None,
+    quiet: bool,
 ) -> None:
     """Find distillation campaigns in exchange logs and explain every flag."""
     from hydrawatch.hunt.pipeline import hunt_files
@@ -114,6 +128,7 @@ def hunt(
             tmp_dir=tmp_dir,
             memory_limit=memory_limit,
             text_budget=text_budget,
+            say=(lambda _: None) if quiet else _progress(),
         )
     except IngestError as e:
         raise click.ClickException(str(e)) from e

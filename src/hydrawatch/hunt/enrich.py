@@ -145,7 +145,8 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
     """Create the table ``ev``: the events with their per-request features, sorted by time.
 
     ``events`` must carry ``txt`` (the event is in the text sample, :mod:`hydrawatch.hunt.sampling`);
-    text features are NULL on the other events."""
+    text features are NULL on the other events, whose prompts are not even canonicalised (the join
+    key is NULL for them: the regexps run on the sample only)."""
     con.execute(
         f"""
         CREATE OR REPLACE TABLE ev AS
@@ -159,7 +160,8 @@ def build_enriched(con: duckdb.DuckDBPyConnection, events: str = "events") -> No
                p.intent_idx, p.intent_score, p.cue_mask, p.skel, p.fam, {TOPIC_COLS}
                s.sys_fp, i.net24, i.asn, coalesce(i.kind, 'unknown') AS kind, e.txt
         FROM {events} e
-        LEFT JOIN prompt_feats p ON e.txt AND p.ph = hash(hw_canon(coalesce(e.prompt, '')))
+        LEFT JOIN prompt_feats p
+          ON p.ph = CASE WHEN e.txt THEN hash(hw_canon(coalesce(e.prompt, ''))) END
         LEFT JOIN system_feats s ON s.system = e.system
         LEFT JOIN ip_feats i ON i.ip = e.ip
         WHERE e.account_id IS NOT NULL AND e.ts IS NOT NULL AND isfinite(e.ts)

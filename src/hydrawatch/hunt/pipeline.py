@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,11 +130,16 @@ def describe_content_campaigns(con: duckdb.DuckDBPyConnection, det: Detection) -
         )
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def prepare(
     con: duckdb.DuckDBPyConnection,
     timings: dict[str, float],
     workers: int = 1,
     text_budget: int = DEFAULT_TEXT_BUDGET,
+    say: Callable[[str], None] = _quiet,
 ) -> tuple[dict[str, int], TextSample]:
     """Per-distinct-value features and the enriched table ``ev`` (text features of the events in
     the text sample, see :mod:`hydrawatch.hunt.sampling`)."""
@@ -142,8 +148,10 @@ def prepare(
     sizes = account_sizes(con) if 0 < text_budget < n_events else []
     sample = choose_sample(n_events, text_budget, sizes)
     source = mark_sample(con, sample)
+    say(f"describing prompts ({'every event' if sample.complete else sample.describe()})")
     n_prompts = build_prompt_features(con, events=f"(SELECT prompt FROM {source} WHERE txt)", workers=workers)
     timings["prompt_features_s"] = time.perf_counter() - t
+    say(f"{n_prompts:,} distinct prompts described in {timings['prompt_features_s']:.0f} s; enriching events")
     t = time.perf_counter()
     n_ips = build_ip_features(con)
     n_sys = build_system_features(con)
@@ -161,14 +169,16 @@ def hunt_loaded(
     replay_every: float | None = None,
     workers: int = 1,
     text_budget: int = DEFAULT_TEXT_BUDGET,
+    say: Callable[[str], None] = _quiet,
 ) -> HuntOutcome:
     """Hunt the events already loaded in table ``events`` (and ``accounts`` when ``with_accounts``)."""
     cfg = cfg or DetectConfig()
     timings: dict[str, float] = {}
     notes: list[str] = []
-    counts, sample = prepare(con, timings, workers=workers, text_budget=text_budget)
+    counts, sample = prepare(con, timings, workers=workers, text_budget=text_budget, say=say)
     if not sample.complete:
         notes.append(sample.describe())
+    say(f"events enriched in {timings['enrich_s']:.0f} s; linking accounts and scoring campaigns")
     t = time.perf_counter()
     det = detect_at(con, None, with_accounts, cfg)
     describe_content_campaigns(con, det)
@@ -259,6 +269,7 @@ def hunt_files(
     tmp_dir: str | Path | None = None,
     memory_limit: str | None = None,
     text_budget: int = DEFAULT_TEXT_BUDGET,
+    say: Callable[[str], None] = _quiet,
 ) -> tuple[HuntOutcome, Any, Any]:
     """Load files with ``hydrawatch.ingest`` and hunt them; returns (outcome, event stats, account stats).
 
@@ -268,9 +279,21 @@ def hunt_files(
     from hydrawatch.ingest import load_accounts, load_events
 
     paths = [str(p) for p in events]
+    total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    last = [0.0]
+
+    def loading(records: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 10.0:
+            last[0] = now
+            say(f"loading: {records:,} records read ({total / 1e9:.1f} GB of input)")
+
+    say(f"loading {len(paths)} file(s), {total / 1e9:.2f} GB")
     with hunt_database(paths, db_path=db_path, tmp_dir=tmp_dir, memory_limit=memory_limit) as con:
         t = time.perf_counter()
-        ev_stats = load_events(con, paths, table="events", workers=workers, tmp_dir=tmp_dir)
+        ev_stats = load_events(con, paths, table="events", workers=workers, tmp_dir=tmp_dir, progress=loading)
+        took = time.perf_counter() - t
+        say(f"loaded {ev_stats.records_ok:,} records ({ev_stats.records_bad:,} bad) in {took:.0f} s")
         acc_stats = load_accounts(con, accounts, table="accounts") if accounts is not None else None
         load_s = time.perf_counter() - t
         feature_workers = workers if workers > 0 else min(2, os.cpu_count() or 1)
@@ -281,6 +304,7 @@ def hunt_files(
             replay_every=replay_every,
             workers=feature_workers,
             text_budget=text_budget,
+            say=say,
         )
     out.timings["load_s"] = load_s
     out.report.meta["timings_s"]["load_s"] = round(load_s, 2)

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 SPILL_BYTES = 1 << 30  # inputs larger than this are hunted in a temporary database file
-DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 
 def input_bytes(paths: Sequence[str | Path]) -> int:
