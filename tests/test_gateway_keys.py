@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -67,6 +68,83 @@ def test_a_different_server_secret_rejects_the_key(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
+BAD_PAYMENT_FPS = ["", "   ", "x" * 129, "card\nnext", "tab\there", "\x00"]
+
+
+def test_sqlite_store_keeps_the_payment_fingerprint(tmp_path: Path) -> None:
+    async def go() -> None:
+        store = SqliteKeyStore(tmp_path)
+        await store.create_key("acct-p")
+        assert (await store.get_account("acct-p")).payment_fingerprint is None
+        acc = await store.set_account("acct-p", payment_fingerprint="pm_card_1")
+        assert acc.payment_fingerprint == "pm_card_1" and acc.to_json()["payment_fingerprint"] == "pm_card_1"
+        # None leaves it unchanged; other fields keep theirs
+        acc = await store.set_account("acct-p", tier="free")
+        assert (acc.tier, acc.payment_fingerprint) == ("free", "pm_card_1")
+        acc = await store.set_account("acct-p", payment_fingerprint="pm_card_2")
+        assert (acc.tier, acc.verified, acc.payment_fingerprint) == ("free", False, "pm_card_2")
+        await store.set_account("acct-q", verified=True, payment_fingerprint="x" * 128)  # new account
+        for bad in BAD_PAYMENT_FPS:
+            with pytest.raises(KeyStoreError, match="payment_fingerprint"):
+                await store.set_account("acct-p", payment_fingerprint=bad)
+        await store.close()
+        again = SqliteKeyStore(tmp_path)  # it is stored, not cached
+        assert (await again.get_account("acct-p")).payment_fingerprint == "pm_card_2"
+        listed = {a.account_id: a for a in await again.list_accounts()}
+        assert listed["acct-p"].payment_fingerprint == "pm_card_2"
+        assert (listed["acct-q"].verified, listed["acct-q"].payment_fingerprint) == (True, "x" * 128)
+        await again.close()
+
+    asyncio.run(go())
+
+
+def test_sqlite_store_adds_the_payment_column_to_an_older_database(tmp_path: Path) -> None:
+    # keys.sqlite as versions before payment fingerprints wrote it
+    db = sqlite3.connect(tmp_path / "keys.sqlite")
+    db.executescript(
+        """
+        CREATE TABLE api_keys (
+            key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '', prefix TEXT NOT NULL, created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE INDEX api_keys_account ON api_keys(account_id);
+        CREATE TABLE accounts (
+            account_id TEXT PRIMARY KEY, tier TEXT NOT NULL DEFAULT 'standard',
+            verified INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL
+        );
+        INSERT INTO accounts VALUES ('acct-old', 'free', 1, 1.0);
+        """
+    )
+    db.commit()
+    db.close()
+
+    def columns() -> list[str]:
+        con = sqlite3.connect(tmp_path / "keys.sqlite")
+        try:
+            return [r[1] for r in con.execute("PRAGMA table_info(accounts)")]
+        finally:
+            con.close()
+
+    assert "payment_fingerprint" not in columns()
+
+    async def go() -> None:
+        store = SqliteKeyStore(tmp_path, secret="s" * 40)
+        old = await store.get_account("acct-old")
+        assert (old.tier, old.verified, old.payment_fingerprint) == ("free", True, None)
+        assert [a.account_id for a in await store.list_accounts()] == ["acct-old"]
+        acc = await store.set_account("acct-old", payment_fingerprint="pm_old")
+        assert (acc.tier, acc.verified, acc.payment_fingerprint) == ("free", True, "pm_old")
+        await store.close()
+        assert columns().count("payment_fingerprint") == 1
+        again = SqliteKeyStore(tmp_path, secret="s" * 40)  # opening a migrated file again is fine
+        assert (await again.get_account("acct-old")).payment_fingerprint == "pm_old"
+        await again.close()
+
+    asyncio.run(go())
+    assert columns().count("payment_fingerprint") == 1
+
+
 @pytest.mark.services
 def test_redis_store() -> None:
     import redis.asyncio as aioredis
@@ -82,7 +160,18 @@ def test_redis_store() -> None:
             assert await store.authenticate(key[:-1]) is None
             assert [k.key_id for k in await store.list_keys()] == [rec.key_id]
             acc = await store.set_account("acct-r", tier="enterprise", verified=True)
-            assert (acc.tier, acc.verified) == ("enterprise", True)
+            assert (acc.tier, acc.verified, acc.payment_fingerprint) == ("enterprise", True, None)
+            acc = await store.set_account("acct-r", payment_fingerprint="pm_redis_1")
+            assert (acc.tier, acc.verified, acc.payment_fingerprint) == ("enterprise", True, "pm_redis_1")
+            assert (await store.set_account("acct-r", verified=False)).payment_fingerprint == "pm_redis_1"
+            assert await r.hget(prefix + "account:acct-r", "payment_fingerprint") == b"pm_redis_1"
+            for bad in BAD_PAYMENT_FPS:
+                with pytest.raises(KeyStoreError, match="payment_fingerprint"):
+                    await store.set_account("acct-r", payment_fingerprint=bad)
+            await store.set_account("acct-r2", payment_fingerprint="pm_redis_2")
+            listed = {a.account_id: a.payment_fingerprint for a in await store.list_accounts()}
+            assert listed == {"acct-r": "pm_redis_1", "acct-r2": "pm_redis_2"}
+            assert (await RedisKeyStore(r, prefix).get_account("acct-r")).payment_fingerprint == "pm_redis_1"
             assert await store.revoke(rec.key_id) and await store.authenticate(key) is None
             names = [n async for n in r.scan_iter(match=prefix + "*")]
             for n in names:
@@ -116,6 +205,30 @@ def test_cli_create_list_revoke_accounts(tmp_path: Path) -> None:
     assert runner.invoke(accounts, ["set", "acct-cli", "--state", state]).exit_code == 2
 
 
+def test_cli_sets_and_lists_the_payment_fingerprint(tmp_path: Path) -> None:
+    runner = CliRunner()
+    state = str(tmp_path / "st")
+    res = runner.invoke(accounts, ["set", "acct-pay", "--payment-fingerprint", "pm_cli_1", "--state", state])
+    assert res.exit_code == 0, res.output
+    assert "payment_fingerprint=pm_cli_1" in res.output and "tier=standard" in res.output
+    res = runner.invoke(accounts, ["set", "acct-pay", "--tier", "free", "--state", state])
+    assert res.exit_code == 0 and "tier=free" in res.output and "payment_fingerprint=pm_cli_1" in res.output
+    assert runner.invoke(accounts, ["set", "acct-none", "--verified", "--state", state]).exit_code == 0
+    for bad in ("", "x" * 129, "a\nb"):
+        res = runner.invoke(accounts, ["set", "acct-pay", "--payment-fingerprint", bad, "--state", state])
+        assert res.exit_code == 2 and "payment_fingerprint" in res.output, res.output
+    listing = runner.invoke(accounts, ["list", "--state", state])
+    assert listing.exit_code == 0
+    lines = dict(line.split("\t", 1) for line in listing.output.splitlines())
+    assert lines == {
+        "acct-none": "tier=standard\tverified=yes\tpayment_fingerprint=-",
+        "acct-pay": "tier=free\tverified=no\tpayment_fingerprint=pm_cli_1",
+    }
+    store = SqliteKeyStore(tmp_path / "st")
+    assert asyncio.run(store.get_account("acct-pay")).payment_fingerprint == "pm_cli_1"
+    asyncio.run(store.close())
+
+
 def test_cli_reports_config_errors(tmp_path: Path) -> None:
     cfg = tmp_path / "gw.yaml"
     cfg.write_text("upstreams: [{base_url: ftp://x}]\n")
@@ -145,7 +258,12 @@ def test_admin_api(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:
         acc = httpx.post(
             gw.url + "/admin/accounts/acct-adm", json={"tier": "free", "verified": True}, headers=admin
         )
-        assert acc.json() == {"account_id": "acct-adm", "tier": "free", "verified": True}
+        assert acc.json() == {
+            "account_id": "acct-adm",
+            "tier": "free",
+            "verified": True,
+            "payment_fingerprint": None,
+        }
         v = httpx.put(
             gw.url + "/admin/verdicts/acct-adm", json={"risk": 0.99, "reasons": ["r1"]}, headers=admin
         )
@@ -159,6 +277,32 @@ def test_admin_api(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:
             httpx.post(gw.url + "/v1/chat/completions", json=body, headers={"x-api-key": key}).status_code
             == 401
         )
+
+
+def test_admin_api_payment_fingerprint(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:
+    up, _ = upstream
+    with GatewayServer(gateway_config(tmp_path, up.url)) as gw:
+        admin = {"authorization": "Bearer admin-secret"}
+        url = gw.url + "/admin/accounts/acct-pay"
+        r = httpx.post(url, json={"payment_fingerprint": "pm_adm_1", "verified": True}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json() == {
+            "account_id": "acct-pay",
+            "tier": "standard",
+            "verified": True,
+            "payment_fingerprint": "pm_adm_1",
+        }
+        r = httpx.post(url, json={"tier": "free"}, headers=admin)  # left unchanged when omitted
+        assert r.json()["payment_fingerprint"] == "pm_adm_1" and r.json()["tier"] == "free"
+        for bad in (123, True, ["pm"], "", "   ", "x" * 129, "pm\n2"):
+            r = httpx.post(url, json={"payment_fingerprint": bad, "tier": "standard"}, headers=admin)
+            assert r.status_code == 400, (bad, r.text)
+            err = r.json()["error"]
+            assert err["param"] == "payment_fingerprint" and "payment_fingerprint" in err["message"]
+        info = httpx.get(url, headers=admin).json()  # a rejected update changed nothing
+        assert (info["tier"], info["payment_fingerprint"]) == ("free", "pm_adm_1")
+        listed = httpx.get(gw.url + "/admin/accounts", headers=admin).json()["accounts"]
+        assert [a["payment_fingerprint"] for a in listed if a["account_id"] == "acct-pay"] == ["pm_adm_1"]
 
 
 def test_admin_api_disabled_without_token(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:

@@ -109,3 +109,63 @@ def test_scoring_down_applies_the_policy_while_the_scorer_restarts(
 
     audited = [a for a in read_audit(tmp_path / "audit.jsonl") if a["action"] == "verify"]
     assert audited and any("live scoring is down" in why for why in audited[0]["reasons"])
+
+
+def test_payment_fingerprint_reaches_the_live_scorer(
+    upstream: tuple[ServerThread, Seen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Admin API -> account store -> the proxied (and the decided) exchange's event row ->
+    the scorer child's ``set_payment``; the DuckDB event table still takes those rows."""
+    import hydrawatch.gateway.state as state_mod
+
+    monkeypatch.setenv("PYTHONPATH", TESTS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setattr(
+        state_mod, "scorer_argv", lambda *a: scorer_argv(*a, "--engine", "scoring_fakes:counting_engine")
+    )
+    up, _ = upstream
+    cfg = gateway_config(tmp_path, up.url, live_scoring=True)
+    chat = {"model": "fake-a", "messages": [{"role": "user", "content": "hi"}]}
+    admin = {"authorization": "Bearer admin-secret"}
+    with GatewayServer(cfg) as gw, httpx.Client(timeout=10) as http:
+        key_pay, key_plain = gw.new_key("acct-card"), gw.new_key("acct-plain")
+        r = http.post(
+            gw.url + "/admin/accounts/acct-card", json={"payment_fingerprint": "pm_live"}, headers=admin
+        )
+        assert r.status_code == 200, r.text
+        for key in (key_pay, key_pay, key_plain):
+            r = http.post(gw.url + "/v1/chat/completions", json=chat, headers={"x-api-key": key})
+            assert r.status_code == 200, r.text
+        # the decision API records its exchanges with the account's fingerprint too
+        r = http.post(
+            gw.url + "/admin/accounts/acct-dec", json={"payment_fingerprint": "pm_dec"}, headers=admin
+        )
+        assert r.status_code == 200, r.text
+        svc = {"x-hydrawatch-token": "decide-secret"}
+        d = http.post(gw.url + "/v1/decide", json={"account_id": "acct-dec", "request": chat}, headers=svc)
+        assert d.status_code == 200 and d.json()["allowed"], d.text
+        u = http.post(
+            gw.url + "/v1/usage",
+            json={"reservation_id": d.json()["reservation_id"], "usage": {"input_tokens": 3}},
+            headers=svc,
+        )
+        assert u.status_code == 200, u.text
+
+        def reasons(account: str) -> tuple[str, ...]:
+            return tuple(gw.call(lambda g: g.verdicts.get(account)).reasons)
+
+        expected = {
+            "acct-card": ("observed 2", "payment pm_live"),
+            "acct-plain": ("observed 1",),
+            "acct-dec": ("observed 1", "payment pm_dec"),
+        }
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            gw.drain()
+            if all(reasons(a) == want for a, want in expected.items()):
+                break
+            time.sleep(0.05)
+        assert {a: reasons(a) for a in expected} == expected
+        assert gw.gw.sink.dropped == 0
+        events = gw.events()
+    assert sorted(e["account_id"] for e in events) == ["acct-card", "acct-card", "acct-dec", "acct-plain"]
+    assert "payment_fp" not in events[0]  # not an EVENT_COLUMNS column: the event table ignores it

@@ -46,8 +46,9 @@ def test_replicas_share_state(upstream: tuple[ServerThread, Seen], prefix: str, 
         chat = {"model": "fake-a", "messages": [{"role": "user", "content": "hi"}]}
         r = httpx.post(b.url + "/v1/chat/completions", json=chat, headers={"authorization": f"Bearer {key}"})
         assert r.status_code == 200, r.text  # ... accepted by B
-        # one quota across replicas
+        # one quota across replicas; the payment fingerprint set on A is on B's rows
         b.call(lambda gw: gw.keys.set_account("acct-shared", tier="tiny"))
+        a.call(lambda gw: gw.keys.set_account("acct-shared", payment_fingerprint="pm_shared"))
         q_key = a.new_key("acct-q")
         a.call(lambda gw: gw.keys.set_account("acct-q", tier="tiny"))
         codes = []
@@ -73,6 +74,12 @@ def test_replicas_share_state(upstream: tuple[ServerThread, Seen], prefix: str, 
     assert len(rows) == 6
     assert sorted(row["status"] for row in rows) == [200, 200, 200, 200, 403, 429]
     assert {row["account_id"] for row in rows} == {"acct-shared", "acct-q"}
+    # the stream row carries the account's payment fingerprint (for the Redis scorer) once set
+    shared = sorted(
+        (row["status"], row.get("payment_fp")) for row in rows if row["account_id"] == "acct-shared"
+    )
+    assert shared == [(200, None), (403, "pm_shared")]
+    assert all("payment_fp" not in row for row in rows if row["account_id"] == "acct-q")
     assert not (tmp_path / "a" / "keys.sqlite").exists()  # redis mode keeps keys in Redis
 
 

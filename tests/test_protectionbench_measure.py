@@ -1,19 +1,24 @@
 """The protection replay's figures: harvest before the first action, overall harvest, and
-legitimate accounts that saw an action above throttle (bench/protection/measure.py), and the
-replay's request builder."""
+legitimate accounts that saw an action above throttle (bench/protection/measure.py), the
+replay's request builder, and its account provisioning."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
 sys.path.append(str(Path(__file__).resolve().parent.parent / "bench" / "protection"))
 
+import replay
 from measure import Label, Outcome, first_actions, measure
 from replay import build_request
+
+from test_gateway_support import GatewayServer, gateway_config, run_servers
 
 LABELS = {
     "h1": Label("C1", "hydra"),
@@ -88,3 +93,29 @@ def test_build_request_keeps_what_the_scorer_reads() -> None:
     b = orjson.loads(body)
     assert path == "/v1/chat/completions" and headers["authorization"] == "Bearer hw-key"
     assert b["messages"][0] == {"role": "system", "content": "be brief"} and b["top_logprobs"] == 5
+
+
+def test_provision_gives_the_gateway_each_accounts_payment_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay, "ADMIN", "admin-secret")  # the test gateway's admin token
+    accounts = [
+        {"account_id": "a1", "verified": True, "payment_fingerprint": "pm_shared"},
+        {"account_id": "a2", "signup_path": "enterprise", "payment_fingerprint": "pm_shared"},
+        {"account_id": "a3", "payment_fingerprint": None},
+    ]
+    for up, _ in run_servers():
+        with GatewayServer(gateway_config(tmp_path, up.url)) as gw:
+
+            async def go() -> dict[str, str]:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    return await replay.provision(http, gw.url, accounts)
+
+            keys = asyncio.run(go())
+            got = {a: gw.call(lambda g, a=a: g.keys.get_account(a)) for a in ("a1", "a2", "a3")}
+    assert sorted(keys) == ["a1", "a2", "a3"] and all(k.startswith("hw-") for k in keys.values())
+    assert {a: (r.tier, r.verified, r.payment_fingerprint) for a, r in got.items()} == {
+        "a1": ("standard", True, "pm_shared"),
+        "a2": ("enterprise", False, "pm_shared"),
+        "a3": ("standard", False, None),
+    }

@@ -9,6 +9,7 @@ scorer has seen for the account). Real Redis at 127.0.0.1:6379, random key prefi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -67,6 +68,38 @@ def wait_for(cond: Callable[[], Any], timeout: float = 40.0) -> Any:
     raise AssertionError("condition not reached in time")
 
 
+@contextlib.contextmanager
+def running_scorer(prefix: str) -> Iterator[tuple[Any, Callable[[str], tuple[str, ...] | None]]]:
+    """A Redis scorer (engine: ``scoring_fakes.counting_engine``) running in a thread, and a
+    reader of the reasons of the verdict it published for an account."""
+    import threading
+
+    from hydrawatch.policy.verdicts import verdict_from_json
+    from hydrawatch.score.redis_worker import RedisScorer
+    from scoring_fakes import counting_engine
+
+    r = redis.Redis.from_url(REDIS_URL)
+    worker = RedisScorer(
+        REDIS_URL, prefix=prefix, factory=lambda: counting_engine(60.0), lease_seconds=2, block_ms=100
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+
+    def reasons(account: str) -> tuple[str, ...] | None:
+        raw = r.hget(prefix + "verdicts", account)
+        parsed = verdict_from_json(raw) if raw is not None else None
+        return parsed[0].reasons if parsed is not None else None
+
+    try:
+        yield worker, reasons
+    finally:
+        stop.set()
+        thread.join(30)
+        worker.close()
+        r.close()
+
+
 def test_three_replicas_one_scorer(
     upstream: tuple[ServerThread, Seen], prefix: str, tmp_path: Path, fake_scorer: None
 ) -> None:
@@ -122,13 +155,7 @@ def test_three_replicas_one_scorer(
 
 
 def test_takeover_relearns_history_and_claims_what_the_dead_leader_left(prefix: str) -> None:
-    import threading
-
     import orjson
-
-    from hydrawatch.policy.verdicts import verdict_from_json
-    from hydrawatch.score.redis_worker import RedisScorer
-    from scoring_fakes import counting_engine
 
     r = redis.Redis.from_url(REDIS_URL)
     stream = prefix + "events"
@@ -140,25 +167,23 @@ def test_takeover_relearns_history_and_claims_what_the_dead_leader_left(prefix: 
     got: Any = r.xreadgroup(GROUP, "dead-leader", {stream: ">"}, count=10)
     ids = [eid for eid, _ in got[0][1]]
     r.xack(stream, GROUP, *ids[:6])
-    worker = RedisScorer(
-        REDIS_URL, prefix=prefix, factory=lambda: counting_engine(60.0), lease_seconds=2, block_ms=100
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-
-        def reasons() -> tuple[str, ...] | None:
-            raw = r.hget(prefix + "verdicts", "acct-p")
-            parsed = verdict_from_json(raw) if raw is not None else None
-            return parsed[0].reasons if parsed is not None else None
-
-        # six relearned from history + four claimed from the dead leader, none twice
-        assert wait_for(lambda: reasons() == ("observed 10",), 30)
+    # six relearned from history + four claimed from the dead leader, none twice
+    with running_scorer(prefix) as (worker, reasons):
+        assert wait_for(lambda: reasons("acct-p") == ("observed 10",), 30)
         assert worker.leader and r.xpending(stream, GROUP)["pending"] == 0
-    finally:
-        stop.set()
-        thread.join(30)
-        worker.close()
     assert r.get(prefix + "scorer:leader") is None  # the lease is released on the way out
+    r.close()
+
+
+def test_redis_scorer_gives_the_rows_payment_fingerprint_to_the_engine(prefix: str) -> None:
+    import orjson
+
+    r = redis.Redis.from_url(REDIS_URL)
+    stream = prefix + "events"
+    for i in range(3):
+        row = {"ts": 1.7e9 + i, "account_id": "acct-card", "prompt": f"p{i}", "user_turns": 1}
+        r.xadd(stream, {"row": orjson.dumps({**row, "payment_fp": "pm_stream"} if i else row)})
+    with running_scorer(prefix) as (_, reasons):
+        want = ("observed 3", "payment pm_stream")
+        assert wait_for(lambda: reasons("acct-card") == want, 30), reasons("acct-card")
     r.close()

@@ -50,6 +50,48 @@ def test_bad_rows_are_counted_not_raised() -> None:
     assert eng.errors == 2 and eng.observed == 0
 
 
+def test_payment_fp_in_a_row_reaches_set_payment_once_per_change() -> None:
+    scorer = CountingScorer()
+    eng = ScoringEngine(scorer, lambda ex: None)
+    assert eng.observe({**row("a", 1.0), "payment_fp": "pm_1"})
+    assert eng.observe({**row("a", 2.0), "payment_fp": "pm_1"})  # unchanged: not set again
+    assert eng.observe(row("a", 3.0))  # a row without it changes nothing
+    assert eng.observe({**row("b", 4.0), "payment_fp": "pm_1"})  # b shares a's card
+    assert eng.observe({**row("a", 5.0), "payment_fp": "pm_2"})  # a's card changed
+    assert scorer.payments == [("a", "pm_1"), ("b", "pm_1"), ("a", "pm_2")]
+    assert dict(eng.verdicts())["b"].reasons == ("observed 1", "payment pm_1")
+    assert eng.observed == 5 and eng.errors == 0
+
+
+@pytest.mark.parametrize("bad", [None, "", 42, 4.2, True, ["pm_1"], {"fp": "pm_1"}, "x" * 129, "x" * 10**6])
+def test_bad_payment_fp_is_ignored_and_the_row_still_scored(bad: Any) -> None:
+    scorer = CountingScorer()
+    eng = ScoringEngine(scorer, lambda ex: None)
+    assert eng.observe({**row("a", 1.0), "payment_fp": bad})
+    assert scorer.payments == [] and eng.observed == 1 and eng.errors == 0
+    # a bad row carries no payment to anyone
+    assert not eng.observe({"account_id": "a", "payment_fp": "pm_1"}) and scorer.payments == []
+
+
+def test_payment_fp_without_set_payment_or_when_it_fails() -> None:
+    class NoPayments(CountingScorer):
+        set_payment = None  # type: ignore[assignment]
+
+    eng = ScoringEngine(NoPayments(), lambda ex: None)
+    assert eng.observe({**row("a", 1.0), "payment_fp": "pm_1"}) and eng.observed == 1
+
+    class FailingPayments(CountingScorer):
+        def set_payment(self, account_id: str, payment_fp: str | None) -> None:
+            self.payments.append((account_id, payment_fp))
+            raise RuntimeError("no")
+
+    failing = FailingPayments()
+    eng = ScoringEngine(failing, lambda ex: None)
+    assert eng.observe({**row("a", 1.0), "payment_fp": "pm_1"})
+    assert eng.observe({**row("a", 2.0), "payment_fp": "pm_1"})  # tried once, not per row
+    assert failing.payments == [("a", "pm_1")] and eng.observed == 2 and eng.errors == 0
+
+
 def test_link_clock_events_follows_the_event_timestamps() -> None:
     clock = Clock()
     eng = ScoringEngine(CountingScorer(), lambda ex: None, link_seconds=300, clock=clock, link_clock="events")

@@ -1,14 +1,14 @@
 """Protection replay: a simulated scenario through ``hydrawatch serve``, in time order.
 
 For each seed: ``hydrawatch simulate --scenario mixed --scale S --seed N``; one gateway key per
-account (admin API; accounts marked verified, and ``enterprise`` sign-ups on the enterprise
-tier, as an account database would have them); then every exchange of ``events.jsonl`` is
-sent through the gateway in time order, as fast as the gateway answers (``--concurrency``
-requests in flight), with its original timestamp in ``X-Hydrawatch-Replay-Ts`` (the
-benchmark-only ``replay_clock``: quotas, recording, scoring and audit run on the scenario's
-clock), its IP in ``X-Forwarded-For`` (the bench is a trusted proxy), its user agent and
-client fingerprint (``x-ja4``). The upstream (``replay_upstream.py``) answers each exchange
-with its own recorded status and output tokens.
+account (admin API; accounts marked verified, ``enterprise`` sign-ups on the enterprise tier,
+and each account's payment fingerprint, as an account database would have them); then every
+exchange of ``events.jsonl`` is sent through the gateway in time order, as fast as the gateway
+answers (``--concurrency`` requests in flight), with its original timestamp in
+``X-Hydrawatch-Replay-Ts`` (the benchmark-only ``replay_clock``: quotas, recording, scoring and
+audit run on the scenario's clock), its IP in ``X-Forwarded-For`` (the bench is a trusted
+proxy), its user agent and client fingerprint (``x-ja4``). The upstream
+(``replay_upstream.py``) answers each exchange with its own recorded status and output tokens.
 
 The scorer runs as in production (the embedded child, default policy), except that its
 linkage pass is timed by the events' clock (``live_scoring.link_clock: events``, every
@@ -198,6 +198,10 @@ async def provision(http: httpx.AsyncClient, base: str, accounts: list[dict[str,
         upd: dict[str, Any] = {"verified": bool(a.get("verified"))}
         if a.get("signup_path") == "enterprise":
             upd["tier"] = "enterprise"
+        # the provider's account database knows each account's card fingerprint
+        pay = a.get("payment_fingerprint")
+        if isinstance(pay, str) and pay:
+            upd["payment_fingerprint"] = pay
         (await http.post(base + f"/admin/accounts/{aid}", json=upd, headers=hdr)).raise_for_status()
     return keys
 

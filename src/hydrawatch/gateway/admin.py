@@ -8,7 +8,7 @@ Authenticated by ``admin_token`` (config or ``HYDRAWATCH_ADMIN_TOKEN``) sent as
     DELETE /admin/keys/{key_id}                                  -> {"revoked": bool}
     GET    /admin/accounts                                       -> {"accounts": [...]}
     GET    /admin/accounts/{id}                                  -> account + verdict + remaining
-    POST   /admin/accounts/{id}         {"tier"?, "verified"?}   -> account
+    POST   /admin/accounts/{id}         {"tier"?, "verified"?, "payment_fingerprint"?} -> account
     PUT    /admin/verdicts/{id}         {"risk", "campaign_id"?, "reasons"?} -> verdict
 """
 
@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hydrawatch.gateway.errors import GatewayError, error_response
-from hydrawatch.gateway.keystore import KeyStoreError
+from hydrawatch.gateway.keystore import KeyStoreError, valid_payment_fingerprint
 from hydrawatch.gateway.service_auth import bearer, require_token
 from hydrawatch.gateway.state import GatewayState
 from hydrawatch.policy import Verdict
@@ -111,7 +111,12 @@ async def _dispatch(gw: GatewayState, request: Request) -> Response:
             verified = body.get("verified")
             if verified is not None and not isinstance(verified, bool):
                 raise GatewayError(400, "'verified' must be true or false.", param="verified")
-            acc = await gw.keys.set_account(ident, tier=tier, verified=verified)
+            payment = _str(body, "payment_fingerprint", False)
+            try:
+                valid_payment_fingerprint(payment)
+            except KeyStoreError as e:
+                raise GatewayError(400, str(e), param="payment_fingerprint") from None
+            acc = await gw.keys.set_account(ident, tier=tier, verified=verified, payment_fingerprint=payment)
             gw.auth.forget()
             return _json(acc.to_json())
     elif kind == "verdicts" and ident is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hydrawatch.gateway.errors import GatewayError
 from hydrawatch.gateway.keystore import AccountRecord
@@ -27,6 +28,15 @@ class Admission:
     @property
     def headers(self) -> dict[str, str]:
         return quota_headers(self.reservation) if self.reservation is not None else {}
+
+
+def account_row_fields(row: dict[str, Any], account: AccountRecord | None) -> dict[str, Any]:
+    """Add what the account record knows to an exchange's event row, in place: ``payment_fp``
+    (the account's payment fingerprint, which the scorer links accounts by) when it has one.
+    Not an ``EVENT_COLUMNS`` column: the scorer reads it, the DuckDB event table ignores it."""
+    if account is not None and account.payment_fingerprint:
+        row["payment_fp"] = account.payment_fingerprint
+    return row
 
 
 def _retry_after(seconds: float | None) -> dict[str, str]:

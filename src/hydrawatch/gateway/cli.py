@@ -16,7 +16,7 @@ import click
 import orjson
 
 from hydrawatch.gateway.config import ConfigError, GatewayConfig, UpstreamConfig, load_config
-from hydrawatch.gateway.keystore import KeyStoreError
+from hydrawatch.gateway.keystore import AccountRecord, KeyStoreError, valid_payment_fingerprint
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -207,30 +207,57 @@ def keys_revoke(key_id: str, config_path: Path | None, state_dir: Path | None, r
 # --------------------------------------------------------------------- accounts
 @click.group("accounts")
 def accounts() -> None:
-    """Set an account's tier and verification for the gateway."""
+    """Set an account's tier, verification and payment fingerprint for the gateway."""
 
 
 @accounts.command("set")
 @click.argument("account_id")
 @click.option("--tier", default=None, help="Quota tier (a tier of the config's quotas: section).")
 @click.option("--verified/--unverified", default=None, help="Mark the account verified (or not).")
+@click.option(
+    "--payment-fingerprint",
+    "payment_fingerprint",
+    metavar="FP",
+    default=None,
+    help="The fingerprint of the account's payment method (billing system id, not card data); "
+    "accounts sharing one are linked by the scorer.",
+)
 @_store_options
 def accounts_set(
     account_id: str,
     tier: str | None,
     verified: bool | None,
+    payment_fingerprint: str | None,
     config_path: Path | None,
     state_dir: Path | None,
     redis_url: str | None,
 ) -> None:
-    """Set ACCOUNT_ID's tier and/or verification."""
-    if tier is None and verified is None:
-        raise click.UsageError("give --tier and/or --verified/--unverified")
+    """Set ACCOUNT_ID's tier, verification and/or payment fingerprint."""
+    if tier is None and verified is None and payment_fingerprint is None:
+        raise click.UsageError("give --tier, --verified/--unverified and/or --payment-fingerprint")
+    if payment_fingerprint is not None:
+        try:
+            valid_payment_fingerprint(payment_fingerprint)
+        except KeyStoreError as e:
+            raise click.BadParameter(str(e), param_hint="--payment-fingerprint") from None
     cfg = _config(config_path, state_dir, redis_url)
     if tier is not None:
         _check_tier(cfg, tier)
-    acc = _run(_with_store(cfg, lambda s: s.set_account(account_id, tier=tier, verified=verified)))
-    click.echo(f"{acc.account_id}: tier={acc.tier} verified={'yes' if acc.verified else 'no'}")
+    acc = _run(
+        _with_store(
+            cfg,
+            lambda s: s.set_account(
+                account_id, tier=tier, verified=verified, payment_fingerprint=payment_fingerprint
+            ),
+        )
+    )
+    click.echo(f"{acc.account_id}: {_account_fields(acc, ' ')}")
+
+
+def _account_fields(acc: AccountRecord, sep: str) -> str:
+    fields = [f"tier={acc.tier}", f"verified={'yes' if acc.verified else 'no'}"]
+    fields.append(f"payment_fingerprint={acc.payment_fingerprint or '-'}")
+    return sep.join(fields)
 
 
 def _check_tier(cfg: GatewayConfig, tier: str) -> None:
@@ -247,8 +274,8 @@ def _check_tier(cfg: GatewayConfig, tier: str) -> None:
 @accounts.command("list")
 @_store_options
 def accounts_list(config_path: Path | None, state_dir: Path | None, redis_url: str | None) -> None:
-    """List accounts with their tier and verification."""
+    """List accounts with their tier, verification and payment fingerprint."""
     cfg = _config(config_path, state_dir, redis_url)
     accs = _run(_with_store(cfg, lambda s: s.list_accounts()))
     for a in accs:
-        click.echo(f"{a.account_id}\ttier={a.tier}\tverified={'yes' if a.verified else 'no'}")
+        click.echo(a.account_id + "\t" + _account_fields(a, "\t"))

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hydrawatch.events.schema import Exchange, Params, exchange_row
-from hydrawatch.gateway.admission import Admission, admit
+from hydrawatch.gateway.admission import Admission, account_row_fields, admit
 from hydrawatch.gateway.auth import key_from_headers
 from hydrawatch.gateway.config import ApiKind
 from hydrawatch.gateway.errors import GatewayError, error_response
@@ -54,6 +54,7 @@ class Pending:
     exchange: Exchange
     context_chars: int | None
     created: float
+    account: AccountRecord | None = None  # as loaded for the decision (its payment fingerprint)
 
 
 class PendingExchanges:
@@ -78,6 +79,7 @@ class PendingExchanges:
         row = exchange_row(p.exchange, source="gateway-decide")
         if p.context_chars is not None:
             row["context_chars"] = p.context_chars
+        account_row_fields(row, p.account)
         self.gw.score(row)
         self.gw.sink.submit(apply_recording(row, self.gw.config.record.prompts))
 
@@ -290,10 +292,12 @@ async def decide(request: Request) -> Response:
         out = _decision_json(adm, account.account_id)
         out["request_id"] = request_id
         if adm.reservation is not None:
-            _pending(request).add(adm.reservation.id, Pending(s.exchange, s.context_chars, time.monotonic()))
+            _pending(request).add(
+                adm.reservation.id, Pending(s.exchange, s.context_chars, time.monotonic(), account)
+            )
         else:
             s.exchange.status = adm.refusal.status if adm.refusal is not None else None
-            _pending(request).record(Pending(s.exchange, s.context_chars, time.monotonic()))
+            _pending(request).record(Pending(s.exchange, s.context_chars, time.monotonic(), account))
         return _json(out)
     except GatewayError as e:
         return error_response(e, "openai")
@@ -378,10 +382,12 @@ async def authz(request: Request) -> Response:
         )
         if adm.refusal is not None:
             s.exchange.status = adm.refusal.status
-            _pending(request).record(Pending(s.exchange, s.context_chars, time.monotonic()))
+            _pending(request).record(Pending(s.exchange, s.context_chars, time.monotonic(), account))
             raise adm.refusal
         assert adm.reservation is not None
-        _pending(request).add(adm.reservation.id, Pending(s.exchange, s.context_chars, time.monotonic()))
+        _pending(request).add(
+            adm.reservation.id, Pending(s.exchange, s.context_chars, time.monotonic(), account)
+        )
         d = adm.decision
         headers = {
             **adm.headers,

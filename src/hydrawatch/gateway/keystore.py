@@ -5,6 +5,11 @@ Only ``HMAC-SHA256(server secret, key)`` is stored; lookup is by that digest and
 final comparison uses ``hmac.compare_digest``. Embedded mode keeps keys in SQLite (WAL,
 so ``hydrawatch keys ...`` works while ``serve`` runs); redis mode keeps them in Redis
 so every replica sees the same keys.
+
+An account carries its quota tier, whether it is verified, and optionally the
+fingerprint of its payment method (an opaque id from the billing system, never card
+data): the gateway puts it on the account's event rows, and the scorer links accounts
+that share one.
 """
 
 from __future__ import annotations
@@ -55,9 +60,15 @@ class AccountRecord:
     account_id: str
     tier: str = "standard"
     verified: bool = False
+    payment_fingerprint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"account_id": self.account_id, "tier": self.tier, "verified": self.verified}
+        return {
+            "account_id": self.account_id,
+            "tier": self.tier,
+            "verified": self.verified,
+            "payment_fingerprint": self.payment_fingerprint,
+        }
 
 
 class KeyStoreError(ValueError):
@@ -84,6 +95,28 @@ def valid_account_id(account_id: str) -> str:
     return account_id
 
 
+MAX_PAYMENT_FINGERPRINT = 128
+
+
+def valid_tier(tier: str | None) -> str | None:
+    if tier is not None and (not isinstance(tier, str) or not tier.strip() or len(tier) > 64):
+        raise KeyStoreError("tier must be a non-empty name of at most 64 characters")
+    return tier
+
+
+def valid_payment_fingerprint(fp: str | None) -> str | None:
+    """``fp`` when it is a usable payment fingerprint (None passes: "leave unchanged")."""
+    if fp is None:
+        return None
+    if not isinstance(fp, str) or not fp.strip() or len(fp) > MAX_PAYMENT_FINGERPRINT:
+        raise KeyStoreError(
+            f"payment_fingerprint must be a non-empty string of at most {MAX_PAYMENT_FINGERPRINT} characters"
+        )
+    if not fp.isprintable():
+        raise KeyStoreError("payment_fingerprint must contain only printable characters")
+    return fp
+
+
 class KeyStore(Protocol):
     async def create_key(self, account_id: str, name: str = "") -> tuple[str, KeyRecord]: ...
     async def authenticate(self, key: str) -> KeyRecord | None: ...
@@ -91,7 +124,12 @@ class KeyStore(Protocol):
     async def revoke(self, key_id: str) -> bool: ...
     async def get_account(self, account_id: str) -> AccountRecord: ...
     async def set_account(
-        self, account_id: str, *, tier: str | None = None, verified: bool | None = None
+        self,
+        account_id: str,
+        *,
+        tier: str | None = None,
+        verified: bool | None = None,
+        payment_fingerprint: str | None = None,
     ) -> AccountRecord: ...
     async def list_accounts(self) -> list[AccountRecord]: ...
     async def close(self) -> None: ...
@@ -129,9 +167,12 @@ CREATE TABLE IF NOT EXISTS accounts (
     account_id TEXT PRIMARY KEY,
     tier TEXT NOT NULL DEFAULT 'standard',
     verified INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    payment_fingerprint TEXT
 );
 """
+
+_ACCOUNT_COLS = "account_id, tier, verified, payment_fingerprint"
 
 _KEY_COLS = "key_id, account_id, name, prefix, created_at, revoked_at, key_hash"
 
@@ -140,6 +181,22 @@ def _key_from_row(row: tuple[Any, ...]) -> KeyRecord:
     return KeyRecord(
         key_id=row[0], account_id=row[1], name=row[2], prefix=row[3], created_at=row[4], revoked_at=row[5]
     )
+
+
+def _account_from_row(row: tuple[Any, ...]) -> AccountRecord:
+    return AccountRecord(row[0], row[1], bool(row[2]), row[3] or None)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a ``keys.sqlite`` written by an older version up to date (idempotent)."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(accounts)").fetchall()}
+    if "payment_fingerprint" not in cols:
+        try:
+            db.execute("ALTER TABLE accounts ADD COLUMN payment_fingerprint TEXT")
+        except sqlite3.OperationalError:  # another process (serve / the CLI) added it meanwhile
+            cols = {r[1] for r in db.execute("PRAGMA table_info(accounts)").fetchall()}
+            if "payment_fingerprint" not in cols:
+                raise
 
 
 class SqliteKeyStore:
@@ -153,6 +210,7 @@ class SqliteKeyStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        _migrate(self._db)
 
     async def create_key(self, account_id: str, name: str = "") -> tuple[str, KeyRecord]:
         valid_account_id(account_id)
@@ -194,37 +252,42 @@ class SqliteKeyStore:
 
     async def get_account(self, account_id: str) -> AccountRecord:
         row = self._db.execute(
-            "SELECT account_id, tier, verified FROM accounts WHERE account_id = ?", (account_id,)
+            f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE account_id = ?", (account_id,)
         ).fetchone()
         if row is None:
             return AccountRecord(account_id)
-        return AccountRecord(row[0], row[1], bool(row[2]))
+        return _account_from_row(row)
 
     async def set_account(
-        self, account_id: str, *, tier: str | None = None, verified: bool | None = None
+        self,
+        account_id: str,
+        *,
+        tier: str | None = None,
+        verified: bool | None = None,
+        payment_fingerprint: str | None = None,
     ) -> AccountRecord:
         valid_account_id(account_id)
-        if tier is not None and (not tier.strip() or len(tier) > 64):
-            raise KeyStoreError("tier must be a non-empty name of at most 64 characters")
+        valid_tier(tier)
+        valid_payment_fingerprint(payment_fingerprint)
         cur = await self.get_account(account_id)
         new = AccountRecord(
             account_id,
             tier if tier is not None else cur.tier,
             verified if verified is not None else cur.verified,
+            payment_fingerprint if payment_fingerprint is not None else cur.payment_fingerprint,
         )
         self._db.execute(
-            "INSERT INTO accounts (account_id, tier, verified, updated_at) VALUES (?,?,?,?) "
+            "INSERT INTO accounts (account_id, tier, verified, payment_fingerprint, updated_at) "
+            "VALUES (?,?,?,?,?) "
             "ON CONFLICT(account_id) DO UPDATE SET tier=excluded.tier, verified=excluded.verified, "
-            "updated_at=excluded.updated_at",
-            (account_id, new.tier, int(new.verified), time.time()),
+            "payment_fingerprint=excluded.payment_fingerprint, updated_at=excluded.updated_at",
+            (account_id, new.tier, int(new.verified), new.payment_fingerprint, time.time()),
         )
         return new
 
     async def list_accounts(self) -> list[AccountRecord]:
-        rows = self._db.execute(
-            "SELECT account_id, tier, verified FROM accounts ORDER BY account_id"
-        ).fetchall()
-        return [AccountRecord(r[0], r[1], bool(r[2])) for r in rows]
+        rows = self._db.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY account_id").fetchall()
+        return [_account_from_row(r) for r in rows]
 
     async def close(self) -> None:
         self._db.close()
@@ -234,8 +297,9 @@ class RedisKeyStore:
     """Keys and accounts in Redis, shared by every replica.
 
     ``{p}key:{digest}`` hash per key, ``{p}keyid:{key_id}`` -> digest, ``{p}keyids`` set,
-    ``{p}account:{id}`` hash, ``{p}accounts`` set. The HMAC secret comes from config /
-    ``HYDRAWATCH_KEY_SECRET``, or else is created once in ``{p}key-secret``.
+    ``{p}account:{id}`` hash (``tier``, ``verified``, ``payment_fingerprint``), ``{p}accounts``
+    set. The HMAC secret comes from config / ``HYDRAWATCH_KEY_SECRET``, or else is created
+    once in ``{p}key-secret``.
     """
 
     def __init__(self, redis: Any, prefix: str, secret: str | None = None) -> None:
@@ -337,19 +401,31 @@ class RedisKeyStore:
         if not h:
             return AccountRecord(account_id)
         d = {self._dec(k): self._dec(v) for k, v in h.items()}
-        return AccountRecord(account_id, d.get("tier") or "standard", d.get("verified") == "1")
+        return AccountRecord(
+            account_id,
+            d.get("tier") or "standard",
+            d.get("verified") == "1",
+            d.get("payment_fingerprint") or None,
+        )
 
     async def set_account(
-        self, account_id: str, *, tier: str | None = None, verified: bool | None = None
+        self,
+        account_id: str,
+        *,
+        tier: str | None = None,
+        verified: bool | None = None,
+        payment_fingerprint: str | None = None,
     ) -> AccountRecord:
         valid_account_id(account_id)
-        if tier is not None and (not tier.strip() or len(tier) > 64):
-            raise KeyStoreError("tier must be a non-empty name of at most 64 characters")
+        valid_tier(tier)
+        valid_payment_fingerprint(payment_fingerprint)
         mapping: dict[str, str] = {}
         if tier is not None:
             mapping["tier"] = tier
         if verified is not None:
             mapping["verified"] = "1" if verified else "0"
+        if payment_fingerprint is not None:
+            mapping["payment_fingerprint"] = payment_fingerprint
         if mapping:
             await self._r.hset(self._k("account", account_id), mapping=mapping)
         await self._r.sadd(self._k("accounts"), account_id)

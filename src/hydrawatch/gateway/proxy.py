@@ -23,10 +23,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from hydrawatch.events.schema import Exchange, exchange_row
-from hydrawatch.gateway.admission import Admission, admit
+from hydrawatch.gateway.admission import Admission, account_row_fields, admit
 from hydrawatch.gateway.auth import key_from_headers
 from hydrawatch.gateway.config import ApiKind
 from hydrawatch.gateway.errors import GatewayError, error_body, error_response, sse_error_event
+from hydrawatch.gateway.keystore import AccountRecord
 from hydrawatch.gateway.redact import apply_recording
 from hydrawatch.gateway.requests import RequestShape, check_body, estimate_input_tokens, output_choices
 from hydrawatch.gateway.sse import SSESplitter, encode_event, parse_event
@@ -124,6 +125,7 @@ class ProxyCall:
         self.ts = time.time()
         self.request_id = _new_request_id()
         self.exchange: Exchange | None = None
+        self.account: AccountRecord | None = None
         self.admission: Admission | None = None
         self.shape: RequestShape | None = None
         self.finished = False
@@ -161,6 +163,7 @@ class ProxyCall:
         if cl is not None and cl.strip().isdigit() and int(cl) > limit:
             raise GatewayError(413, f"Request body is larger than {limit} bytes.", code="request_too_large")
         key_rec, account = await gw.auth.authenticate(key)
+        self.account = account
         raw = await read_body(req, limit)
         body = parse_json_object(raw)
         shape = check_body(body, self.ep.kind, gw.config.default_max_tokens)
@@ -410,6 +413,7 @@ class ProxyCall:
             response_chars = counted.response_chars
         row = exchange_row(ex, source="gateway")
         row["response_chars"] = response_chars
+        account_row_fields(row, self.account)
         self.gw.score(row)  # serialised at once: redaction below does not reach the scorer
         self.gw.sink.submit(apply_recording(row, self.gw.config.record.prompts))
 

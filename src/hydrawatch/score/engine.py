@@ -6,6 +6,8 @@ the request features (``features.request.describe``, the code the batch hunt use
 updates the online scorer (``detect.online.OnlineScorer``); every ``link_seconds`` of wall
 time it runs the linkage pass, which promotes linked accounts into campaigns (with
 ``link_clock="events"``: every ``link_seconds`` of the events' own clock, for replays).
+A row's ``payment_fp`` (the gateway adds the account's payment fingerprint) goes to the
+scorer's ``set_payment`` when it changes, so accounts sharing a card are linked.
 
 Time: the linkage pass looks at the events' own clock (the newest ``ts`` seen), not the
 wall clock, so a replay with an accelerated clock is scored like live traffic.
@@ -29,6 +31,8 @@ log = logging.getLogger("hydrawatch.score")
 # a verdict is published again after this long even when unchanged, so it outlives the
 # verdict cache's TTL (1 h) while the account is active
 REPUBLISH_S = 900.0
+# the longest payment fingerprint taken from a row (the gateway's account store allows 128)
+MAX_PAYMENT_FP = 128
 
 
 def to_verdict(v: Any) -> Verdict:
@@ -78,23 +82,59 @@ class ScoringEngine:
         self._touched: set[str] = set()  # observed since the last verdicts() call
         self._since_link: set[str] = set()  # observed since the last link pass
         self._last: dict[str, tuple[Signature, float]] = {}
+        self._payment: dict[str, str] = {}  # the payment fingerprint last given to the scorer
 
     # ----------------------------------------------------------------- input
     def observe(self, row: Mapping[str, Any]) -> bool:
         """Learn one event row; False (counted in ``errors``) for a row that cannot be scored."""
         try:
             ex = exchange_from_row(row)
-            self.scorer.observe(ex, self.describe(ex))
         except Exception as e:  # one bad row must not stop scoring
-            self.errors += 1
-            if self.errors <= 10 or self.errors % 1000 == 0:
-                log.warning("scoring: row skipped (%d so far): %r", self.errors, e)
+            self._skipped(e)
+            return False
+        if not self.observe_exchange(ex):
+            return False
+        self._set_payment(ex.account_id, row.get("payment_fp"))
+        return True
+
+    def _set_payment(self, account_id: str, fp: Any) -> None:
+        """Tell the scorer the account's payment fingerprint (the gateway adds ``payment_fp``
+        to the rows of accounts that have one) when it changed for the account. A value that
+        is not a short non-empty string is ignored; a failing ``set_payment`` is logged once
+        per value, never raised."""
+        if (
+            not isinstance(fp, str)
+            or not fp
+            or len(fp) > MAX_PAYMENT_FP
+            or self._payment.get(account_id) == fp
+        ):
+            return
+        set_payment = getattr(self.scorer, "set_payment", None)
+        if not callable(set_payment):
+            return
+        self._payment[account_id] = fp
+        try:
+            set_payment(account_id, fp)
+        except Exception as e:  # the row is scored all the same
+            log.warning("scoring: payment fingerprint of %s not set: %r", account_id, e)
+
+    def observe_exchange(self, ex: Exchange) -> bool:
+        """Learn one exchange; False (counted in ``errors``) when it cannot be scored."""
+        try:
+            self.scorer.observe(ex, self.describe(ex))
+        except Exception as e:  # one bad exchange must not stop scoring
+            self._skipped(e)
             return False
         self.observed += 1
         self.now = max(self.now, ex.ts)
         self._touched.add(ex.account_id)
         self._since_link.add(ex.account_id)
         return True
+
+    def _skipped(self, e: Exception) -> None:
+        self.errors += 1
+        if self.errors <= 10 or self.errors % 1000 == 0:
+            log.warning("scoring: row skipped (%d so far): %r", self.errors, e)
 
     def observe_only(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Learn rows without publishing anything for them (rebuilding state after a takeover)."""

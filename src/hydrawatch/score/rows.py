@@ -3,7 +3,9 @@
 The row keeps the last user prompt, the system text, the turn counts, the sampling
 parameters and the network columns: everything ``features.request.describe`` and the
 online scorer read. Earlier turns are not in the row; they come back as empty messages so
-``user_turns`` / ``assistant_turns`` keep their values."""
+``user_turns`` / ``assistant_turns`` keep their values. Keys outside ``EVENT_COLUMNS`` (the
+gateway's ``payment_fp``) are not part of the exchange: ``ScoringEngine.observe`` reads them
+from the row itself."""
 
 from __future__ import annotations
 
