@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 from hydrawatch.detect.online import OnlineScorer
+from hydrawatch.events.schema import Exchange, Message
 from hydrawatch.features.request import describe
 from hydrawatch.hunt.pipeline import prepare
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view
 from test_hunt_pipeline import load, make_log
 
 
-@pytest.fixture(scope="module")
-def scorer_and_truth() -> tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]:
+def linked_scorer() -> tuple[OnlineScorer, list[Exchange], list[dict[str, object]], set[str]]:
+    """The online scorer after the test log and one linkage pass at its end."""
     exs, accounts, campaign = make_log(seed=3)
     s = OnlineScorer()
     for a in accounts:
@@ -22,6 +23,12 @@ def scorer_and_truth() -> tuple[OnlineScorer, set[str], list[str], duckdb.DuckDB
     for e in sorted(exs, key=lambda e: e.ts):
         s.observe(e, describe(e))
     s.link(now=max(e.ts for e in exs))
+    return s, exs, accounts, campaign
+
+
+@pytest.fixture(scope="module")
+def scorer_and_truth() -> tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection]:
+    s, exs, accounts, campaign = linked_scorer()
     con = duckdb.connect()
     load(con, exs, accounts)
     return s, campaign, sorted({e.account_id for e in exs}), con
@@ -68,3 +75,23 @@ def test_unknown_account_scores_zero(
     s, *_ = scorer_and_truth
     v = s.score("never-seen")
     assert v.risk == 0.0 and v.campaign_id is None and v.reasons == []
+
+
+def test_new_account_on_a_campaign_card_inherits_until_its_own_evidence() -> None:
+    s, exs, accounts, campaign = linked_scorer()
+    end = max(e.ts for e in exs)
+    card = next(str(a["payment_fingerprint"]) for a in accounts if a["account_id"] in campaign)
+    member_cid = s.score(sorted(campaign)[0]).campaign_id
+    # two accounts join after the linkage pass, each with one harmless request
+    s.set_payment("late-on-campaign-card", card)
+    s.set_payment("late-on-company-card", "card-corp")
+    for acc in ("late-on-campaign-card", "late-on-company-card"):
+        e = Exchange(
+            ts=end + 60, account_id=acc, messages=[Message("user", "What is the capital of France?")]
+        )
+        s.observe(e, describe(e))
+    heir = s.score("late-on-campaign-card")
+    assert heir.campaign_id == member_cid and 0.5 <= heir.risk <= 0.9
+    assert "payment method" in heir.reasons[0]
+    other = s.score("late-on-company-card")  # the company's card: no campaign member holds it
+    assert other.campaign_id is None and other.risk < 0.5

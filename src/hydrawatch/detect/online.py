@@ -32,6 +32,11 @@ PIVOT_WINDOW_S = 48 * 3600.0
 LOCKSTEP_BUCKET_S = 300.0
 MAX_TRACKED = 256  # distinct values tracked per account per counter
 MAX_KEYS = 4096  # linkage keys kept per account (most recent)
+# A payment fingerprint passes its campaign on to an account that joins later when at least this
+# share of its other holders with traffic are members (a company card shared by many legitimate
+# accounts and one flagged account passes nothing on).
+INHERIT_MIN_SHARE = 0.5
+INHERIT_MAX_RISK = 0.9  # inherited risk is capped below block: degrade at most, until its own pass
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
 
@@ -166,6 +171,7 @@ class OnlineScorer:
         self.t0 = math.inf
         self._lock = threading.Lock()
         self._campaign: dict[str, tuple[str, float, list[str]]] = {}
+        self._by_payment: dict[str, tuple[str, float, int]] = {}  # fp -> (campaign, risk, members)
         self._last: Detection | None = None
 
     def set_payment(self, account_id: str, payment_fp: str | None) -> None:
@@ -349,10 +355,33 @@ class OnlineScorer:
             c = int(det.campaign_of[i])
             cid = f"C{c + 1:03d}" if c >= 0 else ""
             campaign[agg.account_id[i]] = (cid, float(det.risk[i]), det.reasons(i))
+        by_payment = self._payment_campaigns(campaign)
         with self._lock:
             self._campaign = campaign
+            self._by_payment = by_payment
             self._last = det
         return det
+
+    def _payment_campaigns(
+        self, campaign: dict[str, tuple[str, float, list[str]]]
+    ) -> dict[str, tuple[str, float, int]]:
+        """Payment fingerprints that pass a campaign on: held by members of one campaign and
+        mostly by them (``INHERIT_MIN_SHARE`` of the holders with traffic)."""
+        holders: dict[str, list[str]] = {}
+        with self._lock:
+            for a, s in self.state.items():
+                if s.payment_fp and s.n:
+                    holders.setdefault(s.payment_fp, []).append(a)
+        out: dict[str, tuple[str, float, int]] = {}
+        for fp, accs in holders.items():
+            members = [campaign[a] for a in accs if a in campaign and campaign[a][0]]
+            if not members or len(members) < INHERIT_MIN_SHARE * len(accs):
+                continue
+            cids = Counter(m[0] for m in members)
+            cid, k = cids.most_common(1)[0]
+            risk = min(m[1] for m in members if m[0] == cid)
+            out[fp] = (cid, risk, k)
+        return out
 
     def campaign_members(self) -> set[str]:
         """The accounts the last ``link`` pass put in a campaign."""
@@ -372,4 +401,13 @@ class OnlineScorer:
             cid, risk, why = linked
             head = [r for r in why if r.startswith("member of campaign")]
             return Verdict(max(own, risk), cid or None, head + reasons)
+        fp = self.state[account_id].payment_fp
+        inherited = self._by_payment.get(fp) if fp else None
+        if inherited is not None:  # e.g. a new account on a campaign's card, before its own evidence
+            icid, irisk, k = inherited
+            note = (
+                f"shares its payment method with {k:,} member(s) of campaign {icid} "
+                f"(campaign risk {irisk:.2f}), who are most of that payment method's accounts"
+            )
+            return Verdict(max(own, min(irisk, INHERIT_MAX_RISK)), icid, [note, *reasons])
         return Verdict(own, None, reasons)
