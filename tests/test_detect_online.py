@@ -95,3 +95,16 @@ def test_new_account_on_a_campaign_card_inherits_until_its_own_evidence() -> Non
     assert "payment method" in heir.reasons[0]
     other = s.score("late-on-company-card")  # the company's card: no campaign member holds it
     assert other.campaign_id is None and other.risk < 0.5
+
+
+def test_content_alone_without_automation_or_campaign_stays_in_the_throttle_band() -> None:
+    s = OnlineScorer()
+    for i in range(6):  # one person on a home network, six chain-of-thought prompts, ten minutes apart
+        prompt = (
+            f"Think step by step and show all of your reasoning before the final answer: what is {i} * 17?"
+        )
+        e = Exchange(ts=1.78e9 + 600 * i, account_id="a", messages=[Message("user", prompt)], ip="73.12.4.9")
+        s.observe(e, describe(e))
+    v = s.score("a")
+    assert 0.5 <= v.risk <= 0.69 and v.campaign_id is None
+    assert "held at throttle" in v.reasons[-1]

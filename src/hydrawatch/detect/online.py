@@ -37,6 +37,11 @@ MAX_KEYS = 4096  # linkage keys kept per account (most recent)
 # accounts and one flagged account passes nothing on).
 INHERIT_MIN_SHARE = 0.5
 INHERIT_MAX_RISK = 0.9  # inherited risk is capped below block: degrade at most, until its own pass
+# An account outside any campaign whose traffic shows no automation (clock-flat or rotating
+# addresses) is scored on its content alone; the batch detector does not flag such an account at
+# all, so online its risk stays in the default policy's throttle band (< 0.7) until a linkage pass
+# puts it in a campaign: slowed down, never refused, on a few requests that look like harvesting.
+UNCORROBORATED_MAX_RISK = 0.69
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
 
@@ -410,4 +415,9 @@ class OnlineScorer:
                 f"(campaign risk {irisk:.2f}), who are most of that payment method's accounts"
             )
             return Verdict(max(own, min(irisk, INHERIT_MAX_RISK)), icid, [note, *reasons])
+        cfg = self.cfg
+        automated = float(ev.flat[0]) >= cfg.lone_min_flat or float(ev.rotation[0]) >= cfg.lone_min_rotation
+        if not automated and own > UNCORROBORATED_MAX_RISK:
+            own = UNCORROBORATED_MAX_RISK
+            reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
         return Verdict(own, None, reasons)
