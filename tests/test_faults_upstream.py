@@ -24,7 +24,7 @@ import openai
 import orjson
 import pytest
 
-from hydrawatch.bench.asgi_upstream import read_body, serve_lifespan, sse
+from hydrawatch.bench.asgi_upstream import anthropic_message, read_body, serve_lifespan, sse
 from test_gateway_support import GatewayServer, ServerThread, gateway_config
 
 IN_TOKENS = 31
@@ -67,16 +67,7 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
     if not body.get("stream"):
         text = TOKEN * OUT_EVENTS
         doc: dict[str, Any] = (
-            {
-                "id": "msg_f",
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": IN_TOKENS, "output_tokens": OUT_EVENTS},
-            }
+            anthropic_message("msg_f", model, [{"type": "text", "text": text}], IN_TOKENS, OUT_EVENTS)
             if anth
             else {
                 "id": "c",
@@ -111,16 +102,7 @@ async def fault_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None
 
     base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": model}
     if anth:
-        start = {
-            "id": "msg_f",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": IN_TOKENS, "output_tokens": 1},
-        }
+        start = anthropic_message("msg_f", model, None, IN_TOKENS, 1)
         await put(sse({"type": "message_start", "message": start}, "message_start"))
         block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
         await put(sse(block, "content_block_start"))

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from hydrawatch.bench.asgi_upstream import anthropic_message
 from hydrawatch.gateway.app import build_app
 from hydrawatch.gateway.config import GatewayConfig, UpstreamConfig, parse_config
 from hydrawatch.gateway.state import GatewayState
@@ -269,31 +270,11 @@ def fake_upstream(seen: Seen) -> Starlette:
             if reasoning:
                 content.append({"type": "thinking", "thinking": "".join(THINKING), "signature": "sig"})
             content.append({"type": "text", "text": TEXT})
-            return JSONResponse(
-                {
-                    "id": "msg_fake",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": content,
-                    "stop_reason": "end_turn",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": IN_TOKENS, "output_tokens": OUT_TOKENS},
-                }
-            )
+            return JSONResponse(anthropic_message("msg_fake", model, content, IN_TOKENS, OUT_TOKENS))
         words, delay = _delays(model)
 
         async def gen() -> AsyncIterator[bytes]:
-            msg = {
-                "id": "msg_fake",
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": IN_TOKENS, "output_tokens": 1},
-            }
+            msg = anthropic_message("msg_fake", model, None, IN_TOKENS, 1)
             try:
                 yield _sse({"type": "message_start", "message": msg}, "message_start")
                 idx = 0

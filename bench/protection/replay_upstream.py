@@ -21,7 +21,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hydrawatch.bench.asgi_upstream import http_request_body, sse
+from hydrawatch.bench.asgi_upstream import anthropic_message, http_request_body, sse
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -103,34 +103,14 @@ def openai_stream(model: str, inp: int, out: int, usage: bool) -> list[bytes]:
 
 
 def anthropic_whole(model: str, inp: int, out: int) -> bytes:
-    return _dumps(
-        {
-            "id": "msg_replay",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": TEXT}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": inp, "output_tokens": out},
-        }
-    )
+    return _dumps(anthropic_message("msg_replay", model, [{"type": "text", "text": TEXT}], inp, out))
 
 
 def anthropic_stream(model: str, inp: int, out: int) -> list[bytes]:
     def ev(kind: str, obj: dict[str, Any]) -> bytes:
         return sse({"type": kind, **obj}, kind)
 
-    msg = {
-        "id": "msg_replay",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": inp, "output_tokens": 1},
-    }
+    msg = anthropic_message("msg_replay", model, None, inp, 1)
     return [
         ev("message_start", {"message": msg}),
         ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),

@@ -50,3 +50,20 @@ async def http_request_body(scope: Any, receive: Any, send: Any) -> bytes | None
     if scope["type"] != "http":
         return None
     return await read_body(receive)
+
+
+def anthropic_message(
+    msg_id: str, model: str, content: list[dict[str, Any]] | None, input_tokens: int, output_tokens: int
+) -> dict[str, Any]:
+    """An Anthropic Messages API message: a whole answer (``content`` blocks, ``end_turn``), or
+    with ``content=None`` the still-empty message a stream's ``message_start`` carries."""
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content or [],
+        "stop_reason": "end_turn" if content is not None else None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }

@@ -44,6 +44,18 @@ class Detection:
         return out
 
 
+def automation_seen(agg: AccountAggregates, ev: AccountEvidence, cfg: DetectConfig) -> npt.NDArray[np.bool_]:
+    """Accounts whose own traffic shows automation: spread over the clock, rotating addresses, or
+    (when configured) a distillation intent on a large share of many requests. A lone account is
+    flagged only with this (the own-traffic pass); online, risk without it stays at throttle."""
+    return np.asarray(
+        (ev.flat >= cfg.lone_min_flat)
+        | (ev.rotation >= cfg.lone_min_rotation)
+        | ((ev.intent_share >= cfg.lone_min_intent) & (agg.n >= cfg.lone_min_requests)),
+        dtype=bool,
+    )
+
+
 def detect(
     agg: AccountAggregates,
     pairs: Pairs,
@@ -112,11 +124,7 @@ def detect(
     # 2. Content. Automated accounts on hosting networks (server-side scrapers) are left to the
     # own-traffic pass: a scraper on servers and a hydra of people-like accounts are not one campaign
     # even when they use the same instructions.
-    automated = (
-        (ev.flat >= cfg.lone_min_flat)
-        | (ev.rotation >= cfg.lone_min_rotation)
-        | ((ev.intent_share >= cfg.lone_min_intent) & (agg.n >= cfg.lone_min_requests))
-    )
+    automated = automation_seen(agg, ev, cfg)
     hosted = (agg.hosting_n + agg.vpn_n + agg.tor_n) > 0.5 * agg.n
     cand = ~flagged & content_ok & ~(hosted & automated)
     if content_pairs is not None:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from hydrawatch.detect.account_score import account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import DetectConfig
-from hydrawatch.detect.detector import Detection, detect
+from hydrawatch.detect.detector import Detection, automation_seen, detect
 from hydrawatch.detect.linkage import KEY_TYPES, pairs_from_keys
 from hydrawatch.events.schema import Exchange
 from hydrawatch.features.hashing import stable_hash
@@ -415,9 +415,7 @@ class OnlineScorer:
                 f"(campaign risk {irisk:.2f}), who are most of that payment method's accounts"
             )
             return Verdict(max(own, min(irisk, INHERIT_MAX_RISK)), icid, [note, *reasons])
-        cfg = self.cfg
-        automated = float(ev.flat[0]) >= cfg.lone_min_flat or float(ev.rotation[0]) >= cfg.lone_min_rotation
-        if not automated and own > UNCORROBORATED_MAX_RISK:
+        if not automation_seen(agg, ev, self.cfg)[0] and own > UNCORROBORATED_MAX_RISK:
             own = UNCORROBORATED_MAX_RISK
             reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
         return Verdict(own, None, reasons)

@@ -33,7 +33,7 @@ from hydrawatch.hunt.sampling import (
     mark_sample,
 )
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view, link_keys
-from hydrawatch.hunt.storage import hunt_database
+from hydrawatch.hunt.storage import hunt_database, input_bytes
 from hydrawatch.ingest.inventory import all_accounts
 from hydrawatch.report.model import AccountVerdict, Campaign, Report
 
@@ -279,7 +279,7 @@ def hunt_files(
     from hydrawatch.ingest import load_accounts, load_events
 
     paths = [str(p) for p in events]
-    total = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    total = input_bytes(paths)
     last = [0.0]
 
     def loading(records: int) -> None:
