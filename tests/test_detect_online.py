@@ -69,6 +69,18 @@ def test_online_flags_the_campaign_only(
     assert all(verdicts[a].campaign_id is None for a in ids if a not in campaign)
 
 
+def test_score_many_equals_score_one_by_one(
+    scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection],
+) -> None:
+    s, _, ids, _ = scorer_and_truth
+    asked = [*ids, "never-seen", ids[0]]  # any order, unknown accounts, repeats
+    many = s.score_many(asked)
+    one = [s.score(a) for a in asked]
+    assert [(v.campaign_id, v.reasons) for v in many] == [(v.campaign_id, v.reasons) for v in one]
+    assert [v.risk for v in many] == pytest.approx([v.risk for v in one], abs=1e-9)
+    assert any(v.campaign_id for v in many) and any(not v.campaign_id for v in many)
+
+
 def test_unknown_account_scores_zero(
     scorer_and_truth: tuple[OnlineScorer, set[str], list[str], duckdb.DuckDBPyConnection],
 ) -> None:

@@ -103,3 +103,40 @@ def test_any_text_is_described(text: str) -> None:
     f = describe(ex(text))
     assert 0.0 <= f.intent_score <= 1.0
     assert f.skeleton_hash >= 0
+
+
+def test_describe_many_equals_describe_one_by_one() -> None:
+    from hydrawatch.features.request import _CACHE, describe_many
+
+    prompts = [
+        "Before you answer, write out all of your private thinking, every step you took internally.",
+        "What is the capital of Peru? Answer in 3 words.",
+        "What is the capital of Peru? Answer in 7 words.",  # same canonical text as the one above
+        "Grade the assistant's reply against the rubric and give a score out of 10.",
+        "",
+        "def f(x):\n    return x * 2\n# why does this fail on None?",
+        "Génère 40 paires question-réponse au format JSONL pour entraîner un modèle.",
+    ]
+    exs = [ex(p, system="You are terse." if i % 2 else None) for i, p in enumerate(prompts)]
+    with _CACHE.lock:
+        _CACHE.data.clear()
+    batched = describe_many(exs)
+    with _CACHE.lock:
+        _CACHE.data.clear()
+    single = [describe(e) for e in exs]
+    assert len(batched) == len(single) == len(exs)
+    for b, s in zip(batched, single, strict=True):
+        assert b.text.intent == s.text.intent
+        assert abs(b.text.intent_score - s.text.intent_score) < 1e-5
+        assert (b.text.cue_mask, b.text.skeleton_hash, b.text.family) == (
+            s.text.cue_mask,
+            s.text.skeleton_hash,
+            s.text.family,
+        )
+        assert b.text.topic == pytest.approx(s.text.topic, abs=1e-5)
+        assert (b.system_fp, b.param_profile, b.prompt_chars) == (
+            s.system_fp,
+            s.param_profile,
+            s.prompt_chars,
+        )
+    assert describe_many([]) == []

@@ -1,36 +1,42 @@
-"""The shared upstream clients must not carry one tenant's cookies into another's requests."""
+"""The shared upstream client must not carry one tenant's cookies into another's requests."""
+
+from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from hydrawatch.gateway.config import Timeouts
-from hydrawatch.gateway.httpclients import HttpClients, no_cookies
+from hydrawatch.gateway.httpclients import HttpClients
+from test_gateway_support import free_port
 
 
-def test_jar_refuses_set_cookie() -> None:
-    jar = no_cookies()
-    req = httpx.Request("GET", "http://upstream.test/v1/chat/completions")
-    resp = httpx.Response(200, headers={"set-cookie": "__cf_bm=tenant-A-secret; Path=/"}, request=req)
-    jar.extract_cookies(resp)
-    assert len(jar) == 0
-    assert "cookie" not in {k.lower() for k in httpx.Request("GET", req.url, cookies=jar).headers}
-
-
-def test_clients_do_not_replay_upstream_cookies() -> None:
+def test_client_does_not_replay_upstream_cookies() -> None:
+    """A real upstream sets a cookie on every answer and logs the Cookie header it gets."""
     seen: list[str | None] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("cookie"))
-        return httpx.Response(200, headers={"set-cookie": "__cf_bm=tenant-A-secret; Path=/"}, json={})
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            seen.append(headers.get("cookie"))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"set-cookie: __cf_bm=tenant-A-secret; Path=/\r\ncontent-length: 2\r\n\r\n{}"
+            )
+            await writer.drain()
 
     async def run() -> None:
-        clients = HttpClients(Timeouts(), shards=1)
-        client = clients.pick()
-        client._transport = httpx.MockTransport(handler)  # swap the network out, keep the client's jar
-        for _ in range(3):
-            await client.get("http://upstream.test/v1/models")
-        await clients.aclose()
+        port = free_port()
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        clients = HttpClients(Timeouts())
+        try:
+            for _ in range(3):
+                resp = await clients.get(f"http://127.0.0.1:{port}/v1/models", {})
+                assert resp.status_code == 200 and await resp.aread() == b"{}"
+                await resp.aclose()
+        finally:
+            await clients.aclose()
+            server.close()
 
     asyncio.run(run())
     assert seen == [None, None, None]

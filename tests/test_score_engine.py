@@ -174,3 +174,30 @@ def test_protocol_decoders_never_raise(line: bytes, msg: dict[str, Any]) -> None
     assert got is None or (got[0] >= 0 and isinstance(got[1], bytes))
     v = verdict_of_message(msg)
     assert v is None or isinstance(v[0], str)
+
+
+def test_observe_many_learns_what_observe_learns_and_counts_bad_rows() -> None:
+    seen: list[list[str]] = []
+
+    def many(exs: Any) -> list[Any]:
+        seen.append([e.account_id for e in exs])
+        return [None for _ in exs]
+
+    rows = [row("a", 1.0), {"ts": "not a time", "account_id": "x"}, row("b", 2.0), row("a", 3.0)]
+    batched = ScoringEngine(CountingScorer(), lambda ex: None, describe_many=many)
+    one_by_one = ScoringEngine(CountingScorer(), lambda ex: None)
+    assert batched.observe_many(rows) == 3
+    assert sum(one_by_one.observe(r) for r in rows) == 3
+    assert seen == [["a", "b", "a"]]  # one batch, in order, without the bad row
+    assert batched.errors == one_by_one.errors == 1
+    assert batched.verdicts() == one_by_one.verdicts()
+    assert batched.now == one_by_one.now == 3.0
+
+
+def test_observe_many_falls_back_to_one_at_a_time_when_the_batch_fails() -> None:
+    def many(exs: Any) -> list[Any]:
+        raise ValueError("batch failed")
+
+    eng = ScoringEngine(CountingScorer(), lambda ex: None, describe_many=many)
+    assert eng.observe_many([row("a", 1.0), row("a", 2.0)]) == 2
+    assert [(a, v.reasons) for a, v in eng.verdicts()] == [("a", ("observed 2",))]

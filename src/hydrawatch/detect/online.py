@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from hydrawatch.detect.account_score import account_evidence, account_reasons
+from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import DetectConfig
 from hydrawatch.detect.detector import Detection, automation_seen, detect
@@ -395,13 +395,25 @@ class OnlineScorer:
 
     def score(self, account_id: str) -> Verdict:
         """Risk, campaign and reasons of one account, from its state and the last ``link``."""
-        linked = self._campaign.get(account_id)
-        if account_id not in self.state:
-            return Verdict(0.0, None, [])
-        agg = self.aggregates([account_id])
+        return self.score_many([account_id])[0]
+
+    def score_many(self, account_ids: list[str]) -> list[Verdict]:
+        """``score`` of each account, their aggregates and evidence computed as one batch."""
+        known = [a for a in account_ids if a in self.state]
+        if not known:
+            return [Verdict(0.0, None, []) for _ in account_ids]
+        agg = self.aggregates(known)
         ev = account_evidence(agg)
-        own = float(ev.risk[0])
-        reasons = account_reasons(agg, ev, 0)
+        auto = automation_seen(agg, ev, self.cfg)
+        by_id = {a: self._verdict(a, agg, ev, i, bool(auto[i])) for i, a in enumerate(known)}
+        return [by_id.get(a) or Verdict(0.0, None, []) for a in account_ids]
+
+    def _verdict(
+        self, account_id: str, agg: AccountAggregates, ev: AccountEvidence, i: int, automated: bool
+    ) -> Verdict:
+        own = float(ev.risk[i])
+        reasons = account_reasons(agg, ev, i)
+        linked = self._campaign.get(account_id)
         if linked is not None:
             cid, risk, why = linked
             head = [r for r in why if r.startswith("member of campaign")]
@@ -415,7 +427,7 @@ class OnlineScorer:
                 f"(campaign risk {irisk:.2f}), who are most of that payment method's accounts"
             )
             return Verdict(max(own, min(irisk, INHERIT_MAX_RISK)), icid, [note, *reasons])
-        if not automation_seen(agg, ev, self.cfg)[0] and own > UNCORROBORATED_MAX_RISK:
+        if not automated and own > UNCORROBORATED_MAX_RISK:
             own = UNCORROBORATED_MAX_RISK
             reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
         return Verdict(own, None, reasons)

@@ -1,6 +1,7 @@
 """Features of one request: THE code both the hunt (batch) and the gateway (online) use.
 
-``describe(ex)`` describes one ``Exchange``; ``describe_texts(texts)`` describes many
+``describe(ex)`` describes one ``Exchange`` (``describe_many`` several, batching their
+text features); ``describe_texts(texts)`` describes many
 distinct prompt texts at once (the hunt computes text features once per distinct
 prompt and joins them back to the events).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from threading import Lock
 
@@ -31,7 +33,15 @@ from hydrawatch.features.intent import (
 )
 from hydrawatch.features.skeleton import families, skeleton
 
-__all__ = ["INTENTS", "RequestFeatures", "TextFeatures", "describe", "describe_texts", "param_profile"]
+__all__ = [
+    "INTENTS",
+    "RequestFeatures",
+    "TextFeatures",
+    "describe",
+    "describe_many",
+    "describe_texts",
+    "param_profile",
+]
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -216,6 +226,24 @@ def text_features(prompt: str) -> TextFeatures:
     return tf
 
 
+def text_features_many(prompts: Sequence[str]) -> list[TextFeatures]:
+    """``text_features`` of many prompts: cache hits as they are, the distinct misses in one
+    ``describe_texts`` batch (a batch of 32 costs about a tenth of 32 single calls)."""
+    keys = [stable_hash(canonical_text(p)) for p in prompts]
+    out: list[TextFeatures | None] = [_CACHE.get(k) for k in keys]
+    todo: dict[int, int] = {}  # key -> index of its first prompt
+    for i, (k, hit) in enumerate(zip(keys, out, strict=True)):
+        if hit is None and k not in todo:
+            todo[k] = i
+    if todo:
+        batch = describe_texts([prompts[i] for i in todo.values()])
+        fresh = {k: batch.row(j) for j, k in enumerate(todo)}
+        for k, tf in fresh.items():
+            _CACHE.put(k, tf)
+        out = [hit if hit is not None else fresh[k] for k, hit in zip(keys, out, strict=True)]
+    return [tf for tf in out if tf is not None]
+
+
 def param_profile(p: Params) -> str:
     """A compact, comparable description of the sampling parameters."""
     return (
@@ -227,10 +255,19 @@ def param_profile(p: Params) -> str:
 
 def describe(ex: Exchange) -> RequestFeatures:
     """Features of one exchange (the gateway calls this per request)."""
-    prompt = ex.prompt
+    return _request_features(ex, text_features(ex.prompt))
+
+
+def describe_many(exs: Sequence[Exchange]) -> list[RequestFeatures]:
+    """``describe`` of each exchange, the text features computed as one batch."""
+    texts = text_features_many([ex.prompt for ex in exs])
+    return [_request_features(ex, tf) for ex, tf in zip(exs, texts, strict=True)]
+
+
+def _request_features(ex: Exchange, text: TextFeatures) -> RequestFeatures:
     return RequestFeatures(
-        text=text_features(prompt),
+        text=text,
         system_fp=system_fingerprint(ex.system),
         param_profile=param_profile(ex.params),
-        prompt_chars=len(prompt),
+        prompt_chars=len(ex.prompt),
     )

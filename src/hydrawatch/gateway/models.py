@@ -11,7 +11,6 @@ import asyncio
 import fnmatch
 from typing import Any
 
-import httpx
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +18,7 @@ from starlette.responses import Response
 from hydrawatch.gateway.auth import key_from_headers
 from hydrawatch.gateway.config import ApiKind, UpstreamConfig
 from hydrawatch.gateway.errors import GatewayError, error_response
+from hydrawatch.gateway.httpclients import UpstreamError, UpstreamTimeout
 from hydrawatch.gateway.state import GatewayState
 from hydrawatch.gateway.upstream import Route, client_headers, join_url, upstream_headers
 
@@ -29,13 +29,17 @@ async def _fetch(
     route = Route(up, join_url(up.base_url, "/v1/models"), api)
     headers = upstream_headers(request.headers.items(), route)
     try:
-        resp = await gw.http.pick().get(route.url, headers=headers)
-    except httpx.HTTPError:
+        resp = await gw.http.get(route.url, headers)
+        try:
+            content = await resp.aread()
+        finally:
+            await resp.aclose()
+    except UpstreamError:
         return []
     if resp.status_code != 200:
         return []
     try:
-        doc = orjson.loads(resp.content)
+        doc = orjson.loads(content)
     except orjson.JSONDecodeError:
         return []
     data = doc.get("data") if isinstance(doc, dict) else None
@@ -62,12 +66,16 @@ async def list_models(request: Request) -> Response:
             route = Route(ups[0], join_url(ups[0].base_url, "/v1/models"), api)
             url = route.url + (f"?{request.url.query}" if request.url.query else "")
             try:
-                resp = await gw.http.pick().get(url, headers=upstream_headers(request.headers.items(), route))
-            except httpx.TimeoutException:
+                resp = await gw.http.get(url, upstream_headers(request.headers.items(), route))
+                try:
+                    content = await resp.aread()
+                finally:
+                    await resp.aclose()
+            except UpstreamTimeout:
                 raise GatewayError(
                     504, "The upstream did not answer in time.", code="upstream_timeout"
                 ) from None
-            except httpx.HTTPError:
+            except UpstreamError:
                 raise GatewayError(
                     502, "Could not reach the upstream.", code="upstream_unreachable"
                 ) from None
@@ -75,7 +83,7 @@ async def list_models(request: Request) -> Response:
                 raise GatewayError(
                     502, f"The upstream failed with HTTP {resp.status_code}.", code="upstream_error"
                 )
-            return Response(resp.content, status_code=resp.status_code, headers=client_headers(resp.headers))
+            return Response(content, status_code=resp.status_code, headers=client_headers(resp.headers))
         lists = await asyncio.gather(*(_fetch(gw, u, api, request) for u in ups))
         seen: set[str] = set()
         data: list[dict[str, Any]] = []

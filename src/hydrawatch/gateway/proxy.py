@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import anyio
-import httpx
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
@@ -27,6 +26,7 @@ from hydrawatch.gateway.admission import Admission, account_row_fields, admit
 from hydrawatch.gateway.auth import key_from_headers
 from hydrawatch.gateway.config import ApiKind
 from hydrawatch.gateway.errors import GatewayError, error_body, error_response, sse_error_event
+from hydrawatch.gateway.httpclients import UpstreamError, UpstreamResponse, UpstreamTimeout
 from hydrawatch.gateway.keystore import AccountRecord
 from hydrawatch.gateway.redact import apply_recording
 from hydrawatch.gateway.requests import RequestShape, check_body, estimate_input_tokens, output_choices
@@ -210,13 +210,13 @@ class ProxyCall:
         headers["x-request-id"] = self.request.headers.get("x-request-id", self.request_id)
         try:
             upstream = await gw.http.post(route.url, payload, headers)
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "timeout"),))
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
-        except httpx.HTTPError as e:
+        except UpstreamError as e:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "connect"),))
             raise GatewayError(
-                502, f"Could not reach the upstream: {type(e).__name__}.", code="upstream_unreachable"
+                502, f"Could not reach the upstream: {e}.", code="upstream_unreachable"
             ) from None
         ctype = upstream.headers.get("content-type", "")
         if upstream.status_code >= 400:
@@ -225,7 +225,7 @@ class ProxyCall:
             return self._stream(upstream, strip_usage=strip_usage)
         return await self._whole(upstream)
 
-    def _base_headers(self, upstream: httpx.Response) -> dict[str, str]:
+    def _base_headers(self, upstream: UpstreamResponse) -> dict[str, str]:
         h = client_headers(upstream.headers)
         if self.admission is not None:
             h.update(self.admission.headers)
@@ -235,13 +235,13 @@ class ProxyCall:
             h["x-hydrawatch-action"] = d.action
         return h
 
-    async def _upstream_error(self, upstream: httpx.Response) -> Response:
+    async def _upstream_error(self, upstream: UpstreamResponse) -> Response:
         gw = self.gw
         try:
             body = await self._read_capped(upstream, MAX_UPSTREAM_ERROR_BYTES)
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
-        except httpx.HTTPError:
+        except UpstreamError:
             raise GatewayError(502, "The upstream connection failed.", code="upstream_error") from None
         finally:
             await upstream.aclose()
@@ -258,7 +258,7 @@ class ProxyCall:
         return Response(body, status_code=status, headers=headers)
 
     @staticmethod
-    async def _read_capped(upstream: httpx.Response, cap: int) -> bytes:
+    async def _read_capped(upstream: UpstreamResponse, cap: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         async for chunk in upstream.aiter_raw():
@@ -268,14 +268,14 @@ class ProxyCall:
                 break
         return b"".join(parts)[:cap]
 
-    async def _whole(self, upstream: httpx.Response) -> Response:
+    async def _whole(self, upstream: UpstreamResponse) -> Response:
         gw = self.gw
         try:
             content = await upstream.aread()
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "timeout"),))
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
-        except httpx.HTTPError:
+        except UpstreamError:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "read"),))
             raise GatewayError(502, "The upstream connection failed.", code="upstream_error") from None
         finally:
@@ -297,7 +297,7 @@ class ProxyCall:
         )
         return Response(content, status_code=upstream.status_code, headers=headers)
 
-    def _stream(self, upstream: httpx.Response, *, strip_usage: bool) -> Response:
+    def _stream(self, upstream: UpstreamResponse, *, strip_usage: bool) -> Response:
         headers = self._base_headers(upstream)
         headers["cache-control"] = "no-cache"
         headers["x-accel-buffering"] = "no"
@@ -317,7 +317,7 @@ class ProxyCall:
             on_close=abandon,
         )
 
-    async def _events(self, upstream: httpx.Response, *, strip_usage: bool) -> AsyncIterator[bytes]:
+    async def _events(self, upstream: UpstreamResponse, *, strip_usage: bool) -> AsyncIterator[bytes]:
         counter: OpenAIStreamCounter | AnthropicStreamCounter = (
             AnthropicStreamCounter() if self.api == "anthropic" else OpenAIStreamCounter()
         )
@@ -344,14 +344,14 @@ class ProxyCall:
                     if out:
                         yield out
                 outcome = "complete"
-            except httpx.TimeoutException:
+            except UpstreamTimeout:
                 outcome, status = "error", 504
                 self.gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "stream_timeout"),))
                 yield sse_error_event("The upstream stopped sending (timeout).", self.api, 504)
-            except httpx.HTTPError as e:
+            except UpstreamError as e:
                 outcome, status = "error", 502
                 self.gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "stream_dropped"),))
-                yield sse_error_event(f"The upstream stream broke: {type(e).__name__}.", self.api, 502)
+                yield sse_error_event(f"The upstream stream broke: {e}.", self.api, 502)
         finally:
             with anyio.CancelScope(shield=True):
                 await upstream.aclose()
@@ -451,17 +451,21 @@ async def forward_plain(gw: GatewayState, request: Request, ep: Endpoint) -> Res
         route = gw.router.route(ep.api, model, ep.path)
         headers = upstream_headers(request.headers.items(), route)
         try:
-            resp = await gw.http.post(route.url, raw, headers, stream=False)
-        except httpx.TimeoutException:
+            resp = await gw.http.post(route.url, raw, headers)
+            try:
+                content = await resp.aread()
+            finally:
+                await resp.aclose()
+        except UpstreamTimeout:
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
-        except httpx.HTTPError:
+        except UpstreamError:
             raise GatewayError(502, "Could not reach the upstream.", code="upstream_unreachable") from None
         if resp.status_code >= 500 and gw.config.upstream_5xx == "502":
             raise GatewayError(
                 502, f"The upstream failed with HTTP {resp.status_code}.", code="upstream_error"
             )
         gw.metrics.inc("hydrawatch_requests_total", (("route", ep.path), ("status", str(resp.status_code))))
-        return Response(resp.content, status_code=resp.status_code, headers=client_headers(resp.headers))
+        return Response(content, status_code=resp.status_code, headers=client_headers(resp.headers))
     except GatewayError as err:
         gw.metrics.inc("hydrawatch_requests_total", (("route", ep.path), ("status", str(err.status))))
         return error_response(err, ep.api)

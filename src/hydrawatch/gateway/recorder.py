@@ -81,6 +81,9 @@ class _BoundedQueue:
             self.dropped += 1
 
     def take(self, n: int) -> list[dict[str, Any]]:
+        """Up to ``n`` of the oldest rows. A flush takes only the rows pending when it began:
+        draining "until empty" under steady traffic kept the writer busy with batches of a few
+        rows, each paying a whole database open and close."""
         out: list[dict[str, Any]] = []
         q = self._q
         while q and len(out) < n:
@@ -132,8 +135,10 @@ class DuckDBEventSink(_BoundedQueue):
 
     def _flush_all(self) -> None:
         with self._lock:
-            while self.pending():
-                rows = self.take(self._batch)
+            todo = self.pending()
+            while todo > 0:
+                rows = self.take(min(self._batch, todo))
+                todo -= len(rows)
                 if not self._write(rows):
                     break
             if self._retention is not None and time.time() - self._last_retention > RETENTION_EVERY_S:
@@ -245,8 +250,10 @@ class RedisEventSink(_BoundedQueue):
             await self.flush()
 
     async def flush(self) -> None:
-        while self.pending():
-            rows = self.take(self._batch)
+        todo = self.pending()
+        while todo > 0:
+            rows = self.take(min(self._batch, todo))
+            todo -= len(rows)
             trim: dict[str, Any]
             if self._retention is not None:
                 minid = int((time.time() - self._retention * 86400.0) * 1000)

@@ -2,7 +2,8 @@
 
 Transport-free: the embedded child (``score.pipe``) and the Redis consumer
 (``score.redis_worker``) both feed it rows and publish what it returns. Per row it computes
-the request features (``features.request.describe``, the code the batch hunt uses) and
+the request features (``features.request.describe``, the code the batch hunt uses; rows
+that arrive together are described as one batch) and
 updates the online scorer (``detect.online.OnlineScorer``); every ``link_seconds`` of wall
 time it runs the linkage pass, which promotes linked accounts into campaigns (with
 ``link_clock="events"``: every ``link_seconds`` of the events' own clock, for replays).
@@ -19,7 +20,7 @@ import importlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from hydrawatch.events.schema import Exchange, Message
@@ -59,6 +60,7 @@ class ScoringEngine:
         scorer: Any,
         describe: Callable[[Exchange], Any],
         *,
+        describe_many: Callable[[Sequence[Exchange]], list[Any]] | None = None,
         link_seconds: float = 60.0,
         republish_seconds: float = REPUBLISH_S,
         clock: Callable[[], float] = time.monotonic,
@@ -69,6 +71,7 @@ class ScoringEngine:
         self.scorer = scorer
         self.link_clock = link_clock
         self.describe = describe
+        self.describe_many = describe_many
         self.link_seconds = link_seconds
         self.republish_seconds = republish_seconds
         self.clock = clock
@@ -97,6 +100,29 @@ class ScoringEngine:
         self._set_payment(ex.account_id, row.get("payment_fp"))
         return True
 
+    def observe_many(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Learn several rows, in order, describing their exchanges as one batch when the
+        engine has ``describe_many``; the number learned. Same result as ``observe`` on each."""
+        parsed: list[tuple[Exchange, Any]] = []
+        for row in rows:
+            try:
+                parsed.append((exchange_from_row(row), row.get("payment_fp")))
+            except Exception as e:  # one bad row must not stop scoring
+                self._skipped(e)
+        feats: list[Any] | None = None
+        if self.describe_many is not None and len(parsed) > 1:
+            try:
+                feats = self.describe_many([ex for ex, _ in parsed])
+            except Exception as e:  # fall back to one at a time: only the bad exchange is lost
+                log.debug("scoring: batch description failed, one at a time: %r", e)
+        n = 0
+        for i, (ex, fp) in enumerate(parsed):
+            ok = self.observe_exchange(ex) if feats is None else self._learn(ex, feats[i])
+            if ok:
+                self._set_payment(ex.account_id, fp)
+                n += 1
+        return n
+
     def _set_payment(self, account_id: str, fp: Any) -> None:
         """Tell the scorer the account's payment fingerprint (the gateway adds ``payment_fp``
         to the rows of accounts that have one) when it changed for the account. A value that
@@ -121,8 +147,16 @@ class ScoringEngine:
     def observe_exchange(self, ex: Exchange) -> bool:
         """Learn one exchange; False (counted in ``errors``) when it cannot be scored."""
         try:
-            self.scorer.observe(ex, self.describe(ex))
+            feats = self.describe(ex)
         except Exception as e:  # one bad exchange must not stop scoring
+            self._skipped(e)
+            return False
+        return self._learn(ex, feats)
+
+    def _learn(self, ex: Exchange, feats: Any) -> bool:
+        try:
+            self.scorer.observe(ex, feats)
+        except Exception as e:
             self._skipped(e)
             return False
         self.observed += 1
@@ -138,9 +172,7 @@ class ScoringEngine:
 
     def observe_only(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Learn rows without publishing anything for them (rebuilding state after a takeover)."""
-        n = 0
-        for row in rows:
-            n += self.observe(row)
+        n = self.observe_many(rows)
         self._touched.clear()
         return n
 
@@ -148,19 +180,31 @@ class ScoringEngine:
     def _changed(self, accounts: Iterable[str]) -> list[tuple[str, Verdict]]:
         out: list[tuple[str, Verdict]] = []
         now = self.clock()
-        for account_id in accounts:
-            try:
-                v = to_verdict(self.scorer.score(account_id))
-            except Exception as e:
-                self.errors += 1
-                log.warning("scoring: %s not scored: %r", account_id, e)
-                continue
+        for account_id, v in self._score(list(accounts)):
             sig: Signature = (round(v.risk, 4), v.campaign_id, v.reasons)
             last = self._last.get(account_id)
             if last is not None and last[0] == sig and now - last[1] < self.republish_seconds:
                 continue
             self._last[account_id] = (sig, now)
             out.append((account_id, v))
+        return out
+
+    def _score(self, accounts: list[str]) -> list[tuple[str, Verdict]]:
+        """Verdicts of ``accounts``, in one batch when the scorer has ``score_many``; an
+        account that cannot be scored is logged, counted and left out."""
+        many = getattr(self.scorer, "score_many", None)
+        if callable(many) and len(accounts) > 1:
+            try:
+                return [(a, to_verdict(v)) for a, v in zip(accounts, many(accounts), strict=True)]
+            except Exception as e:  # one at a time: only the failing account is left out
+                log.debug("scoring: batch scoring failed, one at a time: %r", e)
+        out: list[tuple[str, Verdict]] = []
+        for account_id in accounts:
+            try:
+                out.append((account_id, to_verdict(self.scorer.score(account_id))))
+            except Exception as e:
+                self.errors += 1
+                log.warning("scoring: %s not scored: %r", account_id, e)
         return out
 
     def verdicts(self) -> list[tuple[str, Verdict]]:
@@ -188,6 +232,7 @@ class ScoringEngine:
         return ScoringEngine(
             type(self.scorer)(),
             self.describe,
+            describe_many=self.describe_many,
             link_seconds=self.link_seconds,
             republish_seconds=self.republish_seconds,
             clock=self.clock,
@@ -226,4 +271,10 @@ def load_engine(link_seconds: float = 60.0, link_clock: str = "wall") -> Scoring
     request = importlib.import_module("hydrawatch.features.request")
     describe: Callable[[Exchange], Any] = request.describe
     describe(Exchange(ts=0.0, account_id="warm-up", messages=[Message("user", "warm up")]))
-    return ScoringEngine(online.OnlineScorer(), describe, link_seconds=link_seconds, link_clock=link_clock)
+    return ScoringEngine(
+        online.OnlineScorer(),
+        describe,
+        describe_many=request.describe_many,
+        link_seconds=link_seconds,
+        link_clock=link_clock,
+    )

@@ -202,13 +202,15 @@ class RedisScorer:
     def _consume(self, entries: Iterable[tuple[Any, Any]]) -> None:
         assert self.engine is not None
         ids = []
+        rows = []
         for entry_id, fields in entries:
             ids.append(entry_id)
             row = _row(fields)
             if row is not None:
-                self.engine.observe(row)
+                rows.append(row)
             else:
                 self.engine.errors += 1
+        self.engine.observe_many(rows)
         if not ids:
             return
         if self.lost.is_set():  # lease gone mid-batch: leave the entries to the next leader
