@@ -17,7 +17,8 @@ def test_client_does_not_replay_upstream_cookies() -> None:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            fields = (ln.partition(":") for ln in lines[1:] if ln)
+            headers = {k.strip().lower(): v.strip() for k, _, v in fields}
             seen.append(headers.get("cookie"))
             writer.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"

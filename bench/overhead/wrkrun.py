@@ -27,6 +27,8 @@ class WrkResult:
     cpu_ms_per_request: float | None = None  # the server's CPU per request, filled in by the caller
     backlog_after: int | None = None  # gateway: exchanges still to score/record when wrk stopped
     drain_s: float | None = None  # gateway: seconds until that backlog was 0
+    scoring_drain_s: float | None = None  # gateway: seconds until everything served was scored
+    rps_served: float | None = None  # gateway: req/s during wrk alone (rps then counts the scoring drain)
 
     def to_json(self) -> dict[str, float | int]:
         return {

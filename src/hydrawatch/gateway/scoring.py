@@ -5,7 +5,7 @@ The serving process never runs analysis. It starts a scorer process
 
 - **embedded** (no Redis): the child is fed through its stdin. ``submit`` serialises the
   event row and queues it (bounded; the request path never waits: a full queue drops the row
-  and counts it); rows are written to the pipe once per event-loop turn. The child answers
+  and counts it); rows are written to the pipe every ``FEED_EVERY_S`` (5 ms). The child answers
   with verdicts, which land in the in-process verdict cache, and acknowledgements; a row is
   forgotten only once acknowledged, so when the child dies the restarted one is sent
   every row the dead one had not finished: no exchange is lost.
@@ -40,10 +40,18 @@ log = logging.getLogger("hydrawatch.gateway")
 RESTART_MIN_S = 0.5
 RESTART_MAX_S = 30.0
 STABLE_S = 60.0  # a child up this long resets the back-off
+# rows go down the pipe at most this often: one write (and one wake-up of the child) per
+# interval rather than per request; the child batches its scoring at a coarser step anyway
+FEED_EVERY_S = 0.005
+
+
+# the gateway's own scorer runs at a lower CPU priority: sharing a core, a request waiting to
+# be served goes before analysis, which only ever makes verdicts a little later
+SCORER_NICE = 10
 
 
 def scorer_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hydrawatch.score", *args]
+    return [sys.executable, "-m", "hydrawatch.score", "--nice", str(SCORER_NICE), *args]
 
 
 class ScorerProcess:
@@ -117,7 +125,7 @@ class ScorerProcess:
         self._out.append(frame)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(FEED_EVERY_S, self._flush)
         return True
 
     def _flush(self) -> None:

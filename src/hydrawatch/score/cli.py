@@ -99,6 +99,14 @@ def _watch_stdin(stop: threading.Event) -> None:
 @click.option("--status", "status_out", is_flag=True, hidden=True, help="JSON status lines on stdout.")
 @click.option("--watch-stdin", is_flag=True, hidden=True, help="Exit when stdin closes.")
 @click.option("--engine", "engine_spec", default=None, hidden=True, help="module:function making the engine.")
+@click.option(
+    "--nice",
+    type=click.IntRange(0, 19),
+    default=0,
+    show_default=True,
+    help="Lower this process's CPU priority by N (serve starts its scorer with 10: on a shared core "
+    "the request path goes first).",
+)
 @click.option("--log-level", default="warning", type=click.Choice(["debug", "info", "warning", "error"]))
 def score(
     redis_url: str | None,
@@ -112,9 +120,15 @@ def score(
     status_out: bool,
     watch_stdin: bool,
     engine_spec: str | None,
+    nice: int,
     log_level: str,
 ) -> None:
     """Run the live scorer: event rows in, verdicts into the verdict cache."""
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError as e:  # not permitted here: run at the normal priority
+            print(f"hydrawatch score: --nice {nice} not applied: {e}", file=sys.stderr)
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, log_level.upper()),
