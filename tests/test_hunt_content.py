@@ -185,3 +185,23 @@ def test_content_campaign_reasons_have_numbers(outcome: tuple[HuntOutcome, set[s
     assert wording and any(ch.isdigit() for ch in wording[0])
     acc = next(a for a in out.report.accounts if a.account_id in hydra)
     assert any("use wordings other members of" in r for r in acc.reasons)
+
+
+def test_online_linkage_finds_the_stealth_hydra_as_the_hunt_does() -> None:
+    """The gateway's scorer runs the content pass too: same campaign, same clean users."""
+    from hydrawatch.detect.online import OnlineScorer
+    from hydrawatch.features.request import describe_many
+
+    exs, accounts, hydra = make_log()
+    s = OnlineScorer()
+    for a in accounts:
+        s.set_payment(str(a["account_id"]), str(a["payment_fingerprint"]))
+    exs.sort(key=lambda e: e.ts)
+    for e, f in zip(exs, describe_many(exs), strict=True):
+        s.observe(e, f)
+    s.link(now=exs[-1].ts)
+    ids = sorted({e.account_id for e in exs})
+    verdicts = dict(zip(ids, s.score_many(ids), strict=True))
+    assert {a for a, v in verdicts.items() if v.campaign_id} == hydra
+    assert len({verdicts[a].campaign_id for a in hydra}) == 1
+    assert all(verdicts[a].risk >= 0.5 for a in hydra)

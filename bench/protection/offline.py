@@ -22,6 +22,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from hydrawatch.events.schema import Exchange
+from hydrawatch.features.request import describe_many
 from hydrawatch.ingest import iter_accounts, iter_exchanges
 from hydrawatch.score.engine import load_engine, to_verdict
 
@@ -70,11 +72,25 @@ def main() -> int:
             if risk >= ABOVE:
                 above.add(account)
 
+    batch: list[Exchange] = []
+    next_progress = 20000
+
+    def learn(batch: list[Exchange]) -> None:
+        """Describe a batch at once (as the scorer child does with rows that arrive together)."""
+        for ex, feats in zip(batch, describe_many(batch), strict=True):
+            if engine.learn(ex, feats) and ex.account_id in payment:
+                scorer.set_payment(ex.account_id, payment.pop(ex.account_id))
+        batch.clear()
+
     for _, ex in iter_exchanges(args.sim / "events.jsonl"):
         n += 1
         if n == 1:
             start = ex.ts
         sent[ex.account_id].append(ex.ts)
+        batch.append(ex)
+        if len(batch) < 256 and ex.ts < next_sync and not engine.link_due():
+            continue
+        learn(batch)
         if args.trace and ex.ts >= next_trace:
             next_trace = ex.ts + args.trace * 3600
             groups: Counter[str] = Counter(labels.get(a, ("", "?"))[0] or "legit" for a in first)
@@ -83,15 +99,15 @@ def main() -> int:
             med = sizes[len(sizes) // 2] if sizes else 0
             line = ", ".join(f"{g} {groups[g]}/{seen[g]}" for g in sorted(seen))
             print(f"[{(ex.ts - start) / 3600:5.1f} h] median campaign account n={med}: {line}", flush=True)
-        if engine.observe_exchange(ex) and ex.account_id in payment:
-            scorer.set_payment(ex.account_id, payment.pop(ex.account_id))
         if engine.link_due():
             take(engine.link(), ex.ts)
         if ex.ts >= next_sync:
             take(engine.verdicts(), ex.ts)
             next_sync = ex.ts + args.sync_seconds
-        if n % 20000 == 0:
+        if n >= next_progress:
+            next_progress = n + 20000
             print(f"{n:,} exchanges, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    learn(batch)
     per: dict[str, Counter[str]] = defaultdict(Counter)
     for account, tss in sent.items():
         campaign, population = labels.get(account, ("", "unknown"))

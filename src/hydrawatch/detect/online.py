@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import DetectConfig
 from hydrawatch.detect.detector import Detection, automation_seen, detect
-from hydrawatch.detect.linkage import KEY_TYPES, pairs_from_keys
+from hydrawatch.detect.evidence import shows_intent
+from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, pairs_from_keys
 from hydrawatch.events.schema import Exchange
 from hydrawatch.features.hashing import stable_hash
 from hydrawatch.features.intent import CLASSES
@@ -113,8 +116,9 @@ class AccountState:
         self.last_ts = max(self.last_ts, ts)
         self.in_tok += ex.input_tokens or 0
         self.out_tok += ex.output_tokens or 0
-        if f.text.has_intent:
-            self.intents[CLASSES.index(f.intent)] += 1
+        intent_idx = CLASSES.index(f.intent)
+        if shows_intent(intent_idx, f.intent_score, f.text.cue_mask):  # the hunt's rule (detect.evidence)
+            self.intents[intent_idx] += 1
             if f.prompt_chars >= 40 and len(self.intent_fams) < 4 * MAX_TRACKED:
                 self.intent_fams.add(f.text.family)
         if _STEP_CUE in f.text.cues:
@@ -317,6 +321,10 @@ class OnlineScorer:
                         t.append(KEY_TYPES.index("family"))
                         k.append(fam)
                         acc.append(i)
+                for fam in s.intent_fams:  # the content pass's keys (the hunt's KEYS_SQL type 8)
+                    t.append(KEY_TYPES.index("intent_family"))
+                    k.append(fam)
+                    acc.append(i)
                 for fp, c in s.systems.most_common(4):
                     if c >= 3:
                         t.append(KEY_TYPES.index("system"))
@@ -349,12 +357,25 @@ class OnlineScorer:
         agg = self.aggregates()
         con = duckdb.connect()
         try:
-            con.register("_keys", self._keys(agg, now - self.window_s))
+            keys = self._keys(agg, now - self.window_s)
+            content = pc.is_in(
+                keys["ktype"], pa.array([KEY_TYPES.index(k) for k in CONTENT_TYPES], pa.int8())
+            )
+            con.register("_keys", keys.filter(pc.invert(content)))
             con.execute("CREATE TEMP TABLE link_keys AS SELECT * FROM _keys")
             pairs = pairs_from_keys(con)
+            content_keys = keys.filter(content)
+
+            def content_pairs(cand: npt.NDArray[np.bool_]) -> Pairs:
+                """Content-key pairs among the content pass's candidates only (as the hunt)."""
+                mine = content_keys.filter(pa.array(cand[content_keys["acc"].to_numpy()]))
+                con.register("_content", mine)
+                con.execute("CREATE OR REPLACE TEMP TABLE content_keys AS SELECT * FROM _content")
+                return pairs_from_keys(con, "content_keys")
+
+            det = detect(agg, pairs, self.cfg, content_pairs)
         finally:
             con.close()
-        det = detect(agg, pairs, self.cfg)
         campaign: dict[str, tuple[str, float, list[str]]] = {}
         for i in np.nonzero(det.flagged)[0].tolist():
             c = int(det.campaign_of[i])

@@ -8,6 +8,7 @@ exchange recorded off the request path, also when the client goes away mid-strea
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import secrets
@@ -109,8 +110,13 @@ def replay_ts(headers: Any, default: float) -> float:
     return ts if math.isfinite(ts) and ts > 0 else default
 
 
+_ID_PREFIX = "hwreq_" + secrets.token_hex(8)  # random per process, so replicas never collide
+_ID_SEQ = itertools.count()
+
+
 def _new_request_id() -> str:
-    return "hwreq_" + secrets.token_hex(12)
+    """Unique, not secret: a per-process random prefix and a counter (no syscall per request)."""
+    return f"{_ID_PREFIX}{next(_ID_SEQ):08x}"
 
 
 class ProxyCall:

@@ -117,7 +117,7 @@ class ScoringEngine:
                 log.debug("scoring: batch description failed, one at a time: %r", e)
         n = 0
         for i, (ex, fp) in enumerate(parsed):
-            ok = self.observe_exchange(ex) if feats is None else self._learn(ex, feats[i])
+            ok = self.observe_exchange(ex) if feats is None else self.learn(ex, feats[i])
             if ok:
                 self._set_payment(ex.account_id, fp)
                 n += 1
@@ -151,9 +151,10 @@ class ScoringEngine:
         except Exception as e:  # one bad exchange must not stop scoring
             self._skipped(e)
             return False
-        return self._learn(ex, feats)
+        return self.learn(ex, feats)
 
-    def _learn(self, ex: Exchange, feats: Any) -> bool:
+    def learn(self, ex: Exchange, feats: Any) -> bool:
+        """Learn one exchange whose features are already computed; False when it cannot be scored."""
         try:
             self.scorer.observe(ex, feats)
         except Exception as e:
