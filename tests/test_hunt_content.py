@@ -205,3 +205,35 @@ def test_online_linkage_finds_the_stealth_hydra_as_the_hunt_does() -> None:
     assert {a for a, v in verdicts.items() if v.campaign_id} == hydra
     assert len({verdicts[a].campaign_id for a in hydra}) == 1
     assert all(verdicts[a].risk >= 0.5 for a in hydra)
+
+
+def test_a_late_account_in_the_campaigns_wordings_inherits_it_at_throttle() -> None:
+    """Between linkage passes, an account whose distillation requests use the content campaign's
+    own wordings joins it, held in the throttle band; ordinary users do not."""
+    from hydrawatch.detect.online import UNCORROBORATED_MAX_RISK, OnlineScorer
+    from hydrawatch.features.request import describe_many
+
+    exs, _, hydra = make_log()
+    late = sorted(hydra)[-1]
+    exs.sort(key=lambda e: e.ts)
+    s = OnlineScorer()
+    before = [e for e in exs if e.account_id != late]
+    for e, f in zip(before, describe_many(before), strict=True):
+        s.observe(e, f)
+    s.link(now=before[-1].ts)
+    mine = [e for e in exs if e.account_id == late]
+    assert s.score(late).campaign_id is None  # not seen yet
+    fed = 0
+    for e, f in zip(mine, describe_many(mine), strict=True):
+        s.observe(e, f)
+        fed += 1
+        if s.score(late).campaign_id:
+            break
+    v = s.score(late)
+    campaign = s.score(sorted(hydra)[0]).campaign_id
+    assert v.campaign_id == campaign and campaign is not None
+    assert 0.5 <= v.risk <= UNCORROBORATED_MAX_RISK  # throttled, not refused, on wording alone
+    assert any("wordings of campaign" in r for r in v.reasons)
+    assert fed < len(mine) // 2  # early in its life, not at the end
+    users = sorted({e.account_id for e in exs if e.account_id.startswith(("user", "tutor"))})
+    assert all(v.campaign_id is None for v in s.score_many(users))

@@ -109,6 +109,7 @@ def main() -> int:
             print(f"{n:,} exchanges, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     learn(batch)
     per: dict[str, Counter[str]] = defaultdict(Counter)
+    before_of: dict[str, list[int]] = defaultdict(list)  # campaign -> exchanges before action, per account
     for account, tss in sent.items():
         campaign, population = labels.get(account, ("", "unknown"))
         key = campaign or f"legit:{population}"
@@ -116,7 +117,10 @@ def main() -> int:
         c = per[key]
         c["accounts"] += 1
         c["exchanges"] += len(tss)
-        c["before"] += sum(1 for x in tss if x < t)
+        k_before = sum(1 for x in tss if x < t)
+        c["before"] += k_before
+        if campaign:
+            before_of[key].append(k_before)
         c["actioned"] += account in first
         c["above"] += account in above
     out = {k: dict(v) for k, v in sorted(per.items())}
@@ -128,6 +132,10 @@ def main() -> int:
             f"{k} | {c['accounts']} | {c['actioned']} | {c['above']} | {c['exchanges']} | "
             f"{c['before']} ({share:.2%})"
         )
+    for key, ks in sorted(before_of.items()):
+        ks.sort()
+        p50, p90 = ks[len(ks) // 2], ks[int(0.9 * len(ks))]
+        print(f"{key}: exchanges before action per account p50 {p50}, p90 {p90}")
     for account, (risk, reasons) in sorted(why.items()):
         print(
             f"legitimate {account} ({labels[account][1]}) actioned at risk {risk:.2f}: {'; '.join(reasons)}"

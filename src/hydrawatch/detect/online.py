@@ -45,6 +45,14 @@ INHERIT_MAX_RISK = 0.9  # inherited risk is capped below block: degrade at most,
 # all, so online its risk stays in the default policy's throttle band (< 0.7) until a linkage pass
 # puts it in a campaign: slowed down, never refused, on a few requests that look like harvesting.
 UNCORROBORATED_MAX_RISK = 0.69
+# A content campaign (linked by wording alone) passes itself on between linkage passes to an
+# account whose distillation requests are worded in the campaign's own wordings: at least
+# WORDING_MIN_FAMILIES of them, most of the account's wordings, each used by at least
+# WORDING_MIN_MEMBERS members. Wording is weaker evidence than a shared card, so the inherited
+# risk stays in the throttle band until the account's own linkage pass says more.
+WORDING_MIN_FAMILIES = 2
+WORDING_MIN_MEMBERS = 3
+WORDING_MIN_SHARE = 0.5
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
 
@@ -181,6 +189,7 @@ class OnlineScorer:
         self._lock = threading.Lock()
         self._campaign: dict[str, tuple[str, float, list[str]]] = {}
         self._by_payment: dict[str, tuple[str, float, int]] = {}  # fp -> (campaign, risk, members)
+        self._by_wording: dict[int, tuple[str, float, int]] = {}  # family -> (campaign, risk, members)
         self._last: Detection | None = None
 
     def set_payment(self, account_id: str, payment_fp: str | None) -> None:
@@ -382,9 +391,11 @@ class OnlineScorer:
             cid = f"C{c + 1:03d}" if c >= 0 else ""
             campaign[agg.account_id[i]] = (cid, float(det.risk[i]), det.reasons(i))
         by_payment = self._payment_campaigns(campaign)
+        by_wording = self._wording_campaigns(det)
         with self._lock:
             self._campaign = campaign
             self._by_payment = by_payment
+            self._by_wording = by_wording
             self._last = det
         return det
 
@@ -408,6 +419,38 @@ class OnlineScorer:
             risk = min(m[1] for m in members if m[0] == cid)
             out[fp] = (cid, risk, k)
         return out
+
+    def _wording_campaigns(self, det: Detection) -> dict[int, tuple[str, float, int]]:
+        """The intent wordings (template families) of each content campaign that at least
+        ``WORDING_MIN_MEMBERS`` of its flagged members use."""
+        users: dict[int, Counter[int]] = {}
+        with self._lock:
+            for i in np.nonzero(det.flagged)[0].tolist():
+                c = int(det.campaign_of[i])
+                if c < 0 or det.campaigns[c].kind != "content":
+                    continue
+                for fam in self.state[det.agg.account_id[i]].intent_fams:
+                    users.setdefault(fam, Counter())[c] += 1
+        out: dict[int, tuple[str, float, int]] = {}
+        for fam, by_c in users.items():
+            c, k = by_c.most_common(1)[0]
+            if k >= WORDING_MIN_MEMBERS:
+                out[fam] = (f"C{c + 1:03d}", det.campaigns[c].risk, k)
+        return out
+
+    def _wording_match(self, st: AccountState) -> tuple[str, float, int, int] | None:
+        """(campaign, its risk, the account's wordings that are the campaign's, of how many)
+        when the account's distillation wordings are mostly one content campaign's."""
+        if not self._by_wording or len(st.intent_fams) < WORDING_MIN_FAMILIES:
+            return None
+        hits = Counter(self._by_wording[f][0] for f in st.intent_fams if f in self._by_wording)
+        if not hits:
+            return None
+        cid, k = hits.most_common(1)[0]
+        if k < WORDING_MIN_FAMILIES or k < WORDING_MIN_SHARE * len(st.intent_fams):
+            return None
+        risk = next(m[1] for f in st.intent_fams if (m := self._by_wording.get(f)) and m[0] == cid)
+        return cid, risk, k, len(st.intent_fams)
 
     def campaign_members(self) -> set[str]:
         """The accounts the last ``link`` pass put in a campaign."""
@@ -448,6 +491,15 @@ class OnlineScorer:
                 f"(campaign risk {irisk:.2f}), who are most of that payment method's accounts"
             )
             return Verdict(max(own, min(irisk, INHERIT_MAX_RISK)), icid, [note, *reasons])
+        worded = self._wording_match(self.state[account_id])
+        if worded is not None:  # e.g. a stealth hydra's account that started after the last pass
+            wcid, wrisk, k, m = worded
+            note = (
+                f"{k:,} of its {m:,} distillation wordings are wordings of campaign {wcid} "
+                f"(campaign risk {wrisk:.2f}), each used by {WORDING_MIN_MEMBERS}+ of its members"
+            )
+            base = own if automated else min(own, UNCORROBORATED_MAX_RISK)
+            return Verdict(max(base, min(wrisk, UNCORROBORATED_MAX_RISK)), wcid, [note, *reasons])
         if not automated and own > UNCORROBORATED_MAX_RISK:
             own = UNCORROBORATED_MAX_RISK
             reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
