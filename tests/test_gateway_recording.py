@@ -116,6 +116,29 @@ def test_retention_and_bounded_queue(tmp_path: Path) -> None:
     assert accounts == ["new", "new2"]
 
 
+def test_pending_counts_a_batch_until_it_is_written(tmp_path: Path) -> None:
+    """The backlog gauge must not read 0 while a flush is still writing (a drain that waits for
+    it would otherwise return early), and rows that arrive during a flush wait for the next."""
+    sink = DuckDBEventSink(tmp_path / "ev.duckdb", flush_seconds=60)
+    seen: list[int] = []
+    write = sink._write
+
+    def slow_write(rows: list[bytes]) -> bool:
+        seen.append(sink.pending())
+        if len(seen) == 1:
+            sink.submit(_row(time.time(), "late"))  # arrives while the first batch is being written
+        return write(rows)
+
+    sink._write = slow_write  # type: ignore[method-assign]
+    for i in range(3):
+        assert sink.submit(_row(time.time(), f"a{i}"))
+    sink._flush_all()
+    assert seen == [3]  # the batch in flight still counts as pending
+    assert sink.recorded == 3 and sink.pending() == 1  # "late" waits for the next flush
+    sink._flush_all()
+    assert seen == [3, 1] and sink.recorded == 4 and sink.pending() == 0
+
+
 def test_events_are_readable_while_serving(upstream: tuple[ServerThread, Seen], tmp_path: Path) -> None:
     up, _ = upstream
     with GatewayServer(gateway_config(tmp_path, up.url)) as gw:

@@ -71,6 +71,7 @@ class _BoundedQueue(Generic[T]):
         self._max = maxsize
         self.recorded = 0
         self.dropped = 0
+        self._inflight = 0  # taken by a flush and not yet written, requeued or dropped
 
     def _put(self, item: T) -> bool:
         if len(self._q) >= self._max:
@@ -80,7 +81,15 @@ class _BoundedQueue(Generic[T]):
         return True
 
     def pending(self) -> int:
+        """Rows not yet written: queued, or in a batch being written."""
+        return len(self._q) + self._inflight
+
+    def queued(self) -> int:
         return len(self._q)
+
+    def _done(self, rows: list[T]) -> None:
+        """A batch from ``take`` was written, requeued or dropped."""
+        self._inflight -= len(rows)
 
     def _requeue(self, rows: list[T]) -> None:
         """Put rows that could not be written back at the front; past the bound the newest
@@ -99,6 +108,7 @@ class _BoundedQueue(Generic[T]):
         q = self._q
         while q and len(out) < n:
             out.append(q.popleft())
+        self._inflight += len(out)
         return out
 
 
@@ -151,11 +161,15 @@ class DuckDBEventSink(_BoundedQueue[bytes]):
 
     def _flush_all(self) -> None:
         with self._lock:
-            todo = self.pending()
+            todo = self.queued()
             while todo > 0:
                 rows = self.take(min(self._batch, todo))
                 todo -= len(rows)
-                if not self._write(rows):
+                try:
+                    written = self._write(rows)
+                finally:
+                    self._done(rows)
+                if not written:
                     break
             if self._retention is not None and time.time() - self._last_retention > RETENTION_EVERY_S:
                 self._apply_retention()
@@ -273,28 +287,37 @@ class RedisEventSink(_BoundedQueue[dict[str, Any]]):
             await self.flush()
 
     async def flush(self) -> None:
-        todo = self.pending()
+        todo = self.queued()
         while todo > 0:
             rows = self.take(min(self._batch, todo))
             todo -= len(rows)
-            trim: dict[str, Any]
-            if self._retention is not None:
-                minid = int((time.time() - self._retention * 86400.0) * 1000)
-                trim = {"minid": f"{minid}-0", "approximate": True}
-            else:
-                trim = {"maxlen": self._maxlen, "approximate": True}
-            # MULTI/EXEC: a batch is added whole or not at all, so a retry never duplicates rows
-            pipe = self._r.pipeline(transaction=True)
-            for row in rows:
-                pipe.xadd(self.stream, {"row": orjson.dumps(row)}, **trim)
             try:
-                await pipe.execute()
-                self.recorded += len(rows)
-            except Exception as e:  # Redis down: keep the rows (queue bound permitting), retry later
-                self.errors += 1
-                self._requeue(rows)
-                log.warning("events: XADD to %s failed (%d pending): %s", self.stream, self.pending(), e)
-                return
+                if not await self._xadd(rows):
+                    return
+            finally:
+                self._done(rows)
+
+    async def _xadd(self, rows: list[dict[str, Any]]) -> bool:
+        """One batch to the stream; False (rows requeued) when Redis failed."""
+        trim: dict[str, Any]
+        if self._retention is not None:
+            minid = int((time.time() - self._retention * 86400.0) * 1000)
+            trim = {"minid": f"{minid}-0", "approximate": True}
+        else:
+            trim = {"maxlen": self._maxlen, "approximate": True}
+        # MULTI/EXEC: a batch is added whole or not at all, so a retry never duplicates rows
+        pipe = self._r.pipeline(transaction=True)
+        for row in rows:
+            pipe.xadd(self.stream, {"row": orjson.dumps(row)}, **trim)
+        try:
+            await pipe.execute()
+            self.recorded += len(rows)
+        except Exception as e:  # Redis down: keep the rows (queue bound permitting), retry later
+            self.errors += 1
+            self._requeue(rows)
+            log.warning("events: XADD to %s failed (%d pending): %s", self.stream, self.queued(), e)
+            return False
+        return True
 
     async def close(self) -> None:
         self._stop = True
