@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import CampaignFinding, DetectConfig, score_communities
-from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, communities
+from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, communities, pairs_from_keys
 from hydrawatch.features.intent import CLASSES, INTENT_LABELS
 
 
@@ -179,3 +181,27 @@ def detect(
     return Detection(
         agg, ev, campaigns, rank[campaign_of], flagged, np.clip(risk, 0.0, 1.0), scored + scored2
     )
+
+
+def detect_keys(con: duckdb.DuckDBPyConnection, agg: AccountAggregates, cfg: DetectConfig) -> Detection:
+    """``detect`` over the linkage keys in ``con``'s table ``link_keys(ktype, key, acc)`` (acc =
+    index in ``agg``): the content keys are set apart (table ``all_content_keys``) and paired
+    later among the content pass's candidates only, so their rarity is counted among them. The
+    batch hunt and the online scorer both call this."""
+    types = ", ".join(str(KEY_TYPES.index(k)) for k in CONTENT_TYPES)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE all_content_keys AS SELECT * FROM link_keys WHERE ktype IN ({types})"
+    )
+    con.execute(f"DELETE FROM link_keys WHERE ktype IN ({types})")
+    pairs = pairs_from_keys(con)
+
+    def content_pairs(cand: npt.NDArray[np.bool_]) -> Pairs:
+        con.register("_cand", pa.table({"acc": pa.array(np.nonzero(cand)[0].astype(np.int32))}))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE content_keys AS SELECT k.* FROM all_content_keys k "
+            "SEMI JOIN _cand c ON k.acc = c.acc"
+        )
+        con.unregister("_cand")
+        return pairs_from_keys(con, "content_keys")
+
+    return detect(agg, pairs, cfg, content_pairs)

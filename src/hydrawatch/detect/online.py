@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hydrawatch.detect.account_score import AccountEvidence, account_evidence, account_reasons
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.campaign import DetectConfig
-from hydrawatch.detect.detector import Detection, automation_seen, detect
+from hydrawatch.detect.detector import Detection, automation_seen, detect_keys
 from hydrawatch.detect.evidence import shows_intent
-from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, pairs_from_keys
+from hydrawatch.detect.linkage import KEY_TYPES
 from hydrawatch.events.schema import Exchange
 from hydrawatch.features.hashing import stable_hash
 from hydrawatch.features.intent import CLASSES
@@ -366,23 +364,9 @@ class OnlineScorer:
         agg = self.aggregates()
         con = duckdb.connect()
         try:
-            keys = self._keys(agg, now - self.window_s)
-            content = pc.is_in(
-                keys["ktype"], pa.array([KEY_TYPES.index(k) for k in CONTENT_TYPES], pa.int8())
-            )
-            con.register("_keys", keys.filter(pc.invert(content)))
+            con.register("_keys", self._keys(agg, now - self.window_s))
             con.execute("CREATE TEMP TABLE link_keys AS SELECT * FROM _keys")
-            pairs = pairs_from_keys(con)
-            content_keys = keys.filter(content)
-
-            def content_pairs(cand: npt.NDArray[np.bool_]) -> Pairs:
-                """Content-key pairs among the content pass's candidates only (as the hunt)."""
-                mine = content_keys.filter(pa.array(cand[content_keys["acc"].to_numpy()]))
-                con.register("_content", mine)
-                con.execute("CREATE OR REPLACE TEMP TABLE content_keys AS SELECT * FROM _content")
-                return pairs_from_keys(con, "content_keys")
-
-            det = detect(agg, pairs, self.cfg, content_pairs)
+            det = detect_keys(con, agg, self.cfg)
         finally:
             con.close()
         campaign: dict[str, tuple[str, float, list[str]]] = {}

@@ -217,13 +217,7 @@ _CACHE = _LRU(100_000)
 
 def text_features(prompt: str) -> TextFeatures:
     """Features of one prompt text, cached by its hash."""
-    key = stable_hash(canonical_text(prompt))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
-    tf = describe_texts([prompt]).row(0)
-    _CACHE.put(key, tf)
-    return tf
+    return text_features_many([prompt])[0]
 
 
 def text_features_many(prompts: Sequence[str]) -> list[TextFeatures]:
@@ -255,19 +249,18 @@ def param_profile(p: Params) -> str:
 
 def describe(ex: Exchange) -> RequestFeatures:
     """Features of one exchange (the gateway calls this per request)."""
-    return _request_features(ex, text_features(ex.prompt))
+    return describe_many([ex])[0]
 
 
 def describe_many(exs: Sequence[Exchange]) -> list[RequestFeatures]:
     """``describe`` of each exchange, the text features computed as one batch."""
     texts = text_features_many([ex.prompt for ex in exs])
-    return [_request_features(ex, tf) for ex, tf in zip(exs, texts, strict=True)]
-
-
-def _request_features(ex: Exchange, text: TextFeatures) -> RequestFeatures:
-    return RequestFeatures(
-        text=text,
-        system_fp=system_fingerprint(ex.system),
-        param_profile=param_profile(ex.params),
-        prompt_chars=len(ex.prompt),
-    )
+    return [
+        RequestFeatures(
+            text=tf,
+            system_fp=system_fingerprint(ex.system),
+            param_profile=param_profile(ex.params),
+            prompt_chars=len(ex.prompt),
+        )
+        for ex, tf in zip(exs, texts, strict=True)
+    ]

@@ -67,10 +67,13 @@ class UpstreamResponse:
         return self._r.headers
 
     async def aread(self) -> bytes:
+        """The whole body; the connection is given back (or closed) either way."""
         try:
             return await self._r.read()
         except (TimeoutError, aiohttp.ClientError) as e:
             raise _mapped(e) from e
+        finally:
+            await self.aclose()
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive (chunked encoding removed, nothing decoded)."""

@@ -30,10 +30,7 @@ async def _fetch(
     headers = upstream_headers(request.headers.items(), route)
     try:
         resp = await gw.http.get(route.url, headers)
-        try:
-            content = await resp.aread()
-        finally:
-            await resp.aclose()
+        content = await resp.aread()
     except UpstreamError:
         return []
     if resp.status_code != 200:
@@ -67,10 +64,7 @@ async def list_models(request: Request) -> Response:
             url = route.url + (f"?{request.url.query}" if request.url.query else "")
             try:
                 resp = await gw.http.get(url, upstream_headers(request.headers.items(), route))
-                try:
-                    content = await resp.aread()
-                finally:
-                    await resp.aclose()
+                content = await resp.aread()
             except UpstreamTimeout:
                 raise GatewayError(
                     504, "The upstream did not answer in time.", code="upstream_timeout"

@@ -284,8 +284,6 @@ class ProxyCall:
         except UpstreamError:
             gw.metrics.inc("hydrawatch_upstream_errors_total", (("kind", "read"),))
             raise GatewayError(502, "The upstream connection failed.", code="upstream_error") from None
-        finally:
-            await upstream.aclose()
         obj = loads_or_none(content.decode("utf-8", "replace")) if content else None
         counted = count_anthropic_response(obj) if self.api == "anthropic" else count_openai_response(obj)
         adm = self.admission
@@ -458,10 +456,7 @@ async def forward_plain(gw: GatewayState, request: Request, ep: Endpoint) -> Res
         headers = upstream_headers(request.headers.items(), route)
         try:
             resp = await gw.http.post(route.url, raw, headers)
-            try:
-                content = await resp.aread()
-            finally:
-                await resp.aclose()
+            content = await resp.aread()
         except UpstreamTimeout:
             raise GatewayError(504, "The upstream did not answer in time.", code="upstream_timeout") from None
         except UpstreamError:

@@ -12,13 +12,11 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 
 from hydrawatch.detect.campaign import DetectConfig
-from hydrawatch.detect.detector import Detection, detect
+from hydrawatch.detect.detector import Detection, detect_keys
 from hydrawatch.detect.evidence import intent_sql
-from hydrawatch.detect.linkage import CONTENT_TYPES, KEY_TYPES, Pairs, pairs_from_keys
 from hydrawatch.hunt.enrich import (
     build_enriched,
     build_ip_features,
@@ -61,25 +59,7 @@ def detect_at(
     cutoff_view(con, cutoff)
     agg = account_aggregates(con, with_accounts)
     link_keys(con, agg, with_accounts)
-    # content keys are paired later, among the content pass's candidates only
-    types = ", ".join(str(KEY_TYPES.index(k)) for k in CONTENT_TYPES)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE all_content_keys AS SELECT * FROM link_keys WHERE ktype IN ({types})"
-    )
-    con.execute(f"DELETE FROM link_keys WHERE ktype IN ({types})")
-    pairs = pairs_from_keys(con)
-    return detect(agg, pairs, cfg, lambda cand: content_pairs(con, cand))
-
-
-def content_pairs(con: duckdb.DuckDBPyConnection, cand: npt.NDArray[np.bool_]) -> Pairs:
-    """Pairs over the content keys (``all_content_keys``) of the accounts ``cand`` only."""
-    con.register("_cand", pa.table({"acc": pa.array(np.nonzero(cand)[0].astype(np.int32))}))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE content_keys AS SELECT k.* FROM all_content_keys k "
-        "SEMI JOIN _cand c ON k.acc = c.acc"
-    )
-    con.unregister("_cand")
-    return pairs_from_keys(con, "content_keys")
+    return detect_keys(con, agg, cfg)
 
 
 def describe_content_campaigns(con: duckdb.DuckDBPyConnection, det: Detection) -> None:

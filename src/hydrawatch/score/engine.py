@@ -90,15 +90,7 @@ class ScoringEngine:
     # ----------------------------------------------------------------- input
     def observe(self, row: Mapping[str, Any]) -> bool:
         """Learn one event row; False (counted in ``errors``) for a row that cannot be scored."""
-        try:
-            ex = exchange_from_row(row)
-        except Exception as e:  # one bad row must not stop scoring
-            self._skipped(e)
-            return False
-        if not self.observe_exchange(ex):
-            return False
-        self._set_payment(ex.account_id, row.get("payment_fp"))
-        return True
+        return self.observe_many([row]) == 1
 
     def observe_many(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Learn several rows, in order, describing their exchanges as one batch when the

@@ -114,26 +114,27 @@ def run_pipe(
             first = q.get(timeout=wait)
         except queue.Empty:
             first = None
-        batch: list[Any] = [] if first is None else [first]
-        size = 0 if first is None or first is _EOF else len(first)
+        batch: list[list[bytes]] = []
+        size = 0
         until = time.monotonic() + COALESCE_S
-        while batch and size < MAX_BATCH and batch[-1] is not _EOF:
-            try:
-                more = q.get(timeout=max(0.0, until - time.monotonic()))
-            except queue.Empty:
+        item = first
+        while item is not None:
+            if item is _EOF:  # the gateway is gone: nobody to answer
+                return 0
+            batch.append(item)
+            size += len(item)
+            if size >= MAX_BATCH:
                 break
-            batch.append(more)
-            size += 0 if more is _EOF else len(more)
+            try:
+                item = q.get(timeout=max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                item = None
         last_seq = -1
         rows: list[dict[str, Any]] = []
-        eof = False
-        for item in (line for lines in batch for line in ((_EOF,) if lines is _EOF else lines)):
-            if item is _EOF:
-                eof = True
-                break
-            if not item.strip():
+        for line in (line for lines in batch for line in lines):
+            if not line.strip():
                 continue
-            parsed = decode_row(item.rstrip(b"\r"))
+            parsed = decode_row(line.rstrip(b"\r"))
             if parsed is None:
                 engine.errors += 1
                 continue
@@ -145,8 +146,6 @@ def run_pipe(
                 continue
             if isinstance(row, dict):
                 rows.append(row)
-        if eof:
-            return 0
         engine.observe_many(rows)
         msgs = [verdict_message(a, v) for a, v in engine.verdicts()]
         if engine.link_due():
