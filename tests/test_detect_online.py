@@ -8,6 +8,7 @@ import pytest
 
 from hydrawatch.detect.online import OnlineScorer
 from hydrawatch.events.schema import Exchange, Message
+from hydrawatch.features.intent import TOPIC_DIMS
 from hydrawatch.features.request import describe
 from hydrawatch.hunt.pipeline import prepare
 from hydrawatch.hunt.sql import account_aggregates, cutoff_view
@@ -56,6 +57,8 @@ def test_online_aggregates_match_batch(
     ):
         assert np.array_equal(getattr(online, name), getattr(batch, name)), name
     assert online.payment_fp == batch.payment_fp
+    assert batch.topic_mean.shape == (len(batch), TOPIC_DIMS) and batch.topic_mean.any()
+    assert np.allclose(online.topic_mean, batch.topic_mean, atol=1e-5)
 
 
 def test_online_flags_the_campaign_only(
@@ -120,3 +123,30 @@ def test_content_alone_without_automation_or_campaign_stays_in_the_throttle_band
     v = s.score("a")
     assert 0.5 <= v.risk <= 0.69 and v.campaign_id is None
     assert "held at throttle" in v.reasons[-1]
+
+
+def _send(s: OnlineScorer, account: str, prompts: list[str]) -> None:
+    for i, prompt in enumerate(prompts):  # a person on a home network, ten minutes apart
+        msg = [Message("user", prompt)]
+        e = Exchange(ts=1.78e9 + 600 * i, account_id=account, messages=msg, ip="73.12.4.9")
+        s.observe(e, describe(e))
+
+
+def test_early_distillation_intents_throttle_an_account_outside_any_campaign() -> None:
+    ordinary = [f"What is a good name for a cat with {c} fur?" for c in ("grey", "black", "white", "ginger")]
+    ordinary += ["Can you suggest a recipe for dinner tonight?", "How do I fix a flat bicycle tyre?"]
+    asks = [
+        "Show your complete internal reasoning trace, every intermediate thought, for: is 91 prime?",
+        "Show your complete internal reasoning trace, every intermediate thought, for: is 97 prime?",
+    ]
+    s = OnlineScorer()
+    _send(s, "two", [ordinary[0], asks[0], *ordinary[1:4], asks[1]])
+    _send(s, "one", [ordinary[0], asks[0], *ordinary[1:5]])
+    _send(s, "diluted", [*(ordinary * 4), *asks])  # 2 of 26 requests: under a tenth
+    agg = s.aggregates(["two", "one", "diluted"])
+    assert agg.intent_n.tolist() == [2, 1, 2]  # the requests count as intent by the hunt's rule
+    two = s.score("two")
+    assert two.risk == 0.5 and two.campaign_id is None
+    assert "throttled early: 2 of its 6 requests" in two.reasons[-1]
+    assert s.score("one").risk < 0.5
+    assert s.score("diluted").risk < 0.5

@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("--link-seconds", type=float, default=300.0)
     ap.add_argument("--sync-seconds", type=float, default=60.0)
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("--actions", type=Path, help="write each account's first action here (JSON lines)")
     ap.add_argument("--trace", type=float, default=0.0, help="print actioned accounts every N scenario hours")
     args = ap.parse_args()
     labels: dict[str, tuple[str, str]] = {}
@@ -52,7 +53,7 @@ def main() -> int:
             if acc.payment_fingerprint:
                 payment[acc.account_id] = acc.payment_fingerprint
     first: dict[str, float] = {}
-    why: dict[str, tuple[float, list[str]]] = {}  # legitimate accounts: the first action's verdict
+    why: dict[str, tuple[float, list[str]]] = {}  # every actioned account: the first action's verdict
     above: set[str] = set()
     sent: dict[str, list[float]] = defaultdict(list)
     next_sync = -math.inf
@@ -67,8 +68,7 @@ def main() -> int:
             risk = verdict.risk
             if risk >= THROTTLE and account not in first:
                 first[account] = now
-                if not labels.get(account, ("", ""))[0]:
-                    why[account] = (risk, list(verdict.reasons))
+                why[account] = (risk, list(verdict.reasons))
             if risk >= ABOVE:
                 above.add(account)
 
@@ -137,11 +137,20 @@ def main() -> int:
         p50, p90 = ks[len(ks) // 2], ks[int(0.9 * len(ks))]
         print(f"{key}: exchanges before action per account p50 {p50}, p90 {p90}")
     for account, (risk, reasons) in sorted(why.items()):
+        if labels.get(account, ("", ""))[0]:
+            continue
         print(
             f"legitimate {account} ({labels[account][1]}) actioned at risk {risk:.2f}: {'; '.join(reasons)}"
         )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
+    if args.actions:
+        with args.actions.open("w") as fh:
+            for account, t in sorted(first.items()):
+                campaign, population = labels.get(account, ("", "unknown"))
+                risk, reasons = why[account]
+                row = {"account_id": account, "campaign": campaign, "population": population, "ts": t}
+                fh.write(json.dumps({**row, "risk": risk, "reasons": reasons}) + "\n")
     return 0
 
 

@@ -450,7 +450,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--link-seconds", type=float, default=300.0, help="linkage pass every N scenario seconds")
     ap.add_argument(
-        "--sync-seconds", type=float, default=600.0, help="wait for the scorer every N scenario seconds"
+        "--sync-seconds", type=float, default=60.0, help="wait for the scorer every N scenario seconds"
     )
     ap.add_argument("--limit", type=int, default=None, help="replay only the first N exchanges (smoke runs)")
     ap.add_argument("--work", type=Path, default=Path("/work/runs/protection"), help="simulated scenarios")

@@ -13,7 +13,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hydrawatch.features.intent import TOPIC_DIMS
+
 F = npt.NDArray[np.float64]
+F2 = npt.NDArray[np.float64]  # one row per account
 Ints = npt.NDArray[np.int64]
 
 
@@ -59,6 +62,9 @@ class AccountAggregates:
     # distinct template families among its distillation-intent requests (its wordings); 0 when
     # the filler does not compute it (then the content linkage pass leaves the account out)
     intent_fams: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    # mean topic vector of its prompts (``features.intent.TOPIC_DIMS`` wide; zeros without prompts):
+    # lets a campaign's topic be judged over its members' prompts pooled, before each has many
+    topic_mean: F2 = field(default_factory=lambda: np.zeros((0, TOPIC_DIMS)))
 
     def __len__(self) -> int:
         return len(self.account_id)
@@ -72,6 +78,8 @@ class AccountAggregates:
         for f in fields(cls):
             if f.name in ("account_id", "pivot_model", "payment_fp"):
                 kw[f.name] = []
+            elif f.type == "F2":
+                kw[f.name] = np.zeros((0, TOPIC_DIMS))
             elif f.type == "F":
                 kw[f.name] = np.zeros(0, np.float64)
             else:
@@ -87,6 +95,11 @@ class AccountAggregates:
             v = cols.get(f.name)
             if f.name in ("account_id", "pivot_model", "payment_fp"):
                 kw[f.name] = list(v) if v is not None else [None] * n
+            elif f.type == "F2":
+                kw[f.name] = np.zeros((n, TOPIC_DIMS))
+                for i, row in enumerate(v if v is not None else ()):
+                    if row is not None:
+                        kw[f.name][i] = row
             elif f.type == "F":
                 kw[f.name] = (
                     np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from hydrawatch.detect.account_score import AccountEvidence
+from hydrawatch.detect.account_score import MIN_TOPIC_PROMPTS, AccountEvidence
 from hydrawatch.detect.aggregates import AccountAggregates
 from hydrawatch.detect.linkage import INFRA_TYPES, KEY_TYPES, Pairs
 from hydrawatch.features.intent import CLASSES, INTENT_LABELS
@@ -127,14 +127,34 @@ def score_communities(
         members = by_comm[comm_start[c] : comm_start[c + 1]]
         lo, hi = np.searchsorted(sel_comm, [c, c + 1])
         eidx = sel_idx[lo:hi]
-        findings.append(_score_one(agg, ev, pairs, w_infra, eidx, members, intra, cfg, by_content))
+        findings.append(_score_one(agg, ev, pairs, w, w_infra, eidx, members, intra, cfg, by_content))
     return findings
+
+
+def shared_topic(agg: AccountAggregates, members: npt.NDArray[np.int64]) -> float:
+    """How much the members' prompts are about one thing *across* accounts: the root of the mean
+    inner product between the topic vectors of prompts from different members (about 0 for
+    unrelated topics however few prompts each sent, 1 when all are about one thing). A campaign asking
+    about one narrow thing shows it across its accounts before each has sent many prompts; pairs
+    within one account are left out, so one heavy or single-minded member does not make it."""
+    if not len(agg.topic_mean):
+        return 0.0
+    c = agg.topic_n[members].astype(np.float64)
+    n = c.sum()
+    cross_pairs = n * n - (c * c).sum()
+    if n < MIN_TOPIC_PROMPTS or cross_pairs < MIN_TOPIC_PROMPTS * MIN_TOPIC_PROMPTS / 2:
+        return 0.0
+    sums = agg.topic_mean[members] * c[:, None]
+    total = sums.sum(axis=0)
+    cross = float(total @ total - (sums * sums).sum())
+    return float(np.sqrt(max(cross, 0.0) / cross_pairs))
 
 
 def _score_one(
     agg: AccountAggregates,
     ev: AccountEvidence,
     pairs: Pairs,
+    w_all: npt.NDArray[np.float64],
     w_infra_all: npt.NDArray[np.float64],
     eidx: npt.NDArray[np.int64],
     members: npt.NDArray[np.int64],
@@ -151,7 +171,7 @@ def _score_one(
     intent_score = min(intent, float(np.median(ev.intent_share[members])))
     template_score = min(template, float(np.median(ev.template_share[members])))
     rotation = float(np.median(ev.rotation[members]))
-    narrow = float(np.median(ev.narrow[members]))
+    narrow = max(float(np.median(ev.narrow[members])), shared_topic(agg, members))
     flat = float(np.median(ev.flat[members]))
     mean_risk = float(np.median(ev.risk[members]))
     # coordination: share of members linked by each kind of evidence
@@ -197,10 +217,18 @@ def _score_one(
             if ev.intent_share[i] >= cfg.content_member_min_intent and intra[i] >= cfg.content_member_min_link
         ]
     else:
-        flagged = [
-            int(i) for i in members if ev.risk[i] >= cfg.member_min_risk or intra[i] >= cfg.member_min_link
-        ]
-    evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req)
+        # A member without evidence of its own is flagged on strong links into the campaign: its
+        # infrastructure links, and its wording links to members with evidence of their own. Wording
+        # links between members without evidence do not count: a few ordinary accounts that send a
+        # popular prompt template link to each other, and one bridge can put them all in a community.
+        core = ev.risk >= cfg.member_min_risk
+        pu, pv = pairs.u[eidx], pairs.v[eidx]
+        wording = w_all[eidx] - w_infra
+        into = np.zeros(len(agg))
+        np.add.at(into, pu, w_infra + wording * core[pv])
+        np.add.at(into, pv, w_infra + wording * core[pu])
+        flagged = [int(i) for i in members if core[i] or into[i] >= cfg.member_min_link]
+    evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req, narrow)
     kind = "content" if by_content else "coordination"
     return CampaignFinding([int(i) for i in members], risk, evidence, flagged, kind, frac, infra)
 
@@ -213,6 +241,7 @@ def campaign_evidence(
     intent: float,
     template: float,
     n_req: float,
+    narrow: float = 0.0,
 ) -> list[str]:
     m = len(members)
     out: list[str] = []
@@ -248,6 +277,11 @@ def campaign_evidence(
         out.append(
             f"{k:,} accounts moved to {model} after its release (median {delay:.0f} h; "
             f"{_pct(share)} of their traffic in the next 48 h)"
+        )
+    if narrow >= 0.6:
+        out.append(
+            f"their {int(agg.topic_n[members].sum()):,} prompts are about one narrow topic, across "
+            f"accounts (topic concentration {narrow:.2f} on a 0-1 scale)"
         )
     if frac["intent_family"] > 0:
         out.append(

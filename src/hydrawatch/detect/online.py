@@ -48,6 +48,14 @@ UNCORROBORATED_MAX_RISK = 0.69
 # WORDING_MIN_FAMILIES of them, most of the account's wordings, each used by at least
 # WORDING_MIN_MEMBERS members. Wording is weaker evidence than a shared card, so the inherited
 # risk stays in the throttle band until the account's own linkage pass says more.
+# An account outside any campaign whose requests show a distillation intent early and often (at
+# least EARLY_MIN_INTENTS requests, EARLY_MIN_SHARE of all it sent) is throttled at once, before its
+# own risk has the volume to say more: a stealth hydra's account paces itself like a person and
+# shares nothing, so waiting for its linkage pass costs ~20 exchanges per account. Throttling
+# (quotas cut, nothing refused) is the cheap, reversible action; it goes no further on this alone.
+EARLY_MIN_INTENTS = 2
+EARLY_MIN_SHARE = 0.1
+EARLY_RISK = 0.5  # the bottom of the default policy's throttle band
 WORDING_MIN_FAMILIES = 2
 WORDING_MIN_MEMBERS = 3
 WORDING_MIN_SHARE = 0.5
@@ -233,6 +241,7 @@ class OnlineScorer:
                     "top_fam_n",
                     "topic_conc",
                     "topic_n",
+                    "topic_mean",
                     "top_sys_n",
                     "multi_turn_n",
                     "gap_cv",
@@ -285,6 +294,7 @@ class OnlineScorer:
                         math.sqrt(sum((x / s.topic_n) ** 2 for x in s.topic_sum)) if s.topic_n else 0.0
                     ),
                     "topic_n": s.topic_n,
+                    "topic_mean": [x / s.topic_n for x in s.topic_sum] if s.topic_n else None,
                     "top_sys_n": s.systems.most_common(1)[0][1] if s.systems else 0,
                     "multi_turn_n": s.multi_turn_n,
                     "gap_cv": std / s.gap_mean if s.gap_n >= 2 and s.gap_mean > 0 else math.nan,
@@ -487,4 +497,13 @@ class OnlineScorer:
         if not automated and own > UNCORROBORATED_MAX_RISK:
             own = UNCORROBORATED_MAX_RISK
             reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
+        k, n = int(agg.intent_n[i]), int(agg.n[i])
+        if own < EARLY_RISK and k >= EARLY_MIN_INTENTS and k >= EARLY_MIN_SHARE * n:
+            own = EARLY_RISK
+            reasons = [
+                *reasons,
+                f"throttled early: {k:,} of its {n:,} requests so far show a distillation intent "
+                f"(at least {EARLY_MIN_INTENTS} and {EARLY_MIN_SHARE:.0%}); held at throttle until "
+                "its own traffic or a linkage pass says more",
+            ]
         return Verdict(own, None, reasons)

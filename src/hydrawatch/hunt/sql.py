@@ -11,6 +11,7 @@ from hydrawatch.features.intent import TOPIC_DIMS
 
 STEP_CUE_BIT = 1 << CUE_NAMES.index("asks to reason step by step")
 TOPIC_SQ = " + ".join(f"avg(t{j}) * avg(t{j})" for j in range(TOPIC_DIMS))
+TOPIC_MEAN = ", ".join(f"avg(t{j})" for j in range(TOPIC_DIMS))
 PIVOT_WINDOW_S = 48 * 3600.0
 INTENT = intent_sql()  # a request that shows a distillation intent (detect.evidence)
 
@@ -72,7 +73,7 @@ intents AS (
   GROUP BY account_id
 ),
 topics AS (
-  SELECT account_id, sqrt({TOPIC_SQ}) AS topic_conc, count(*) AS topic_n
+  SELECT account_id, sqrt({TOPIC_SQ}) AS topic_conc, count(*) AS topic_n, [{TOPIC_MEAN}] AS topic_mean
   FROM evc WHERE prompt_chars >= 40 AND txt GROUP BY account_id
 ),
 fams AS (
@@ -110,7 +111,7 @@ SELECT b.* REPLACE ({_scaled("b.intent_n")} AS intent_n, {_scaled("b.step_cue_n"
        coalesce(i.top_intent, 0) AS top_intent, {_scaled("i.top_intent_n")} AS top_intent_n,
        coalesce(y.top_sys_n, 0) AS top_sys_n,
        {_scaled("f.top_fam_n")} AS top_fam_n, coalesce(tp.topic_conc, 0.0) AS topic_conc,
-       coalesce(tp.topic_n, 0) AS topic_n, m.top_model_n / b.n AS top_model_share,
+       coalesce(tp.topic_n, 0) AS topic_n, tp.topic_mean, m.top_model_n / b.n AS top_model_share,
        p.pivot_model, coalesce(p.pivot_share, 0.0) AS pivot_share, p.pivot_delay_h
 FROM base b
 LEFT JOIN gaps g USING (account_id) LEFT JOIN hours h USING (account_id)
