@@ -218,15 +218,16 @@ def _score_one(
         ]
     else:
         # A member without evidence of its own is flagged on strong links into the campaign: its
-        # infrastructure links, and its wording links to members with evidence of their own. Wording
-        # links between members without evidence do not count: a few ordinary accounts that send a
-        # popular prompt template link to each other, and one bridge can put them all in a community.
+        # infrastructure links, and its template links to members with evidence of their own.
+        # Template links between members without evidence do not count: a few ordinary accounts that
+        # send a popular prompt template link to each other, and one bridge can put them all in a
+        # community.
         core = ev.risk >= cfg.member_min_risk
         pu, pv = pairs.u[eidx], pairs.v[eidx]
-        wording = w_all[eidx] - w_infra
-        into = np.zeros(len(agg))
-        np.add.at(into, pu, w_infra + wording * core[pv])
-        np.add.at(into, pv, w_infra + wording * core[pu])
+        template_w = w_all[eidx] - w_infra
+        into = infra_w.copy()
+        np.add.at(into, pu, template_w * core[pv])
+        np.add.at(into, pv, template_w * core[pu])
         flagged = [int(i) for i in members if core[i] or into[i] >= cfg.member_min_link]
     evidence = campaign_evidence(agg, ev, members, frac, intent, template, n_req, narrow)
     kind = "content" if by_content else "coordination"

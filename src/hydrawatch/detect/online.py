@@ -48,6 +48,9 @@ UNCORROBORATED_MAX_RISK = 0.69
 # WORDING_MIN_FAMILIES of them, most of the account's wordings, each used by at least
 # WORDING_MIN_MEMBERS members. Wording is weaker evidence than a shared card, so the inherited
 # risk stays in the throttle band until the account's own linkage pass says more.
+WORDING_MIN_FAMILIES = 2
+WORDING_MIN_MEMBERS = 3
+WORDING_MIN_SHARE = 0.5
 # An account outside any campaign whose requests show a distillation intent early and often (at
 # least EARLY_MIN_INTENTS requests, EARLY_MIN_SHARE of all it sent) is throttled at once, before its
 # own risk has the volume to say more: a stealth hydra's account paces itself like a person and
@@ -56,9 +59,6 @@ UNCORROBORATED_MAX_RISK = 0.69
 EARLY_MIN_INTENTS = 2
 EARLY_MIN_SHARE = 0.1
 EARLY_RISK = 0.5  # the bottom of the default policy's throttle band
-WORDING_MIN_FAMILIES = 2
-WORDING_MIN_MEMBERS = 3
-WORDING_MIN_SHARE = 0.5
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
 
@@ -273,6 +273,7 @@ class OnlineScorer:
                     if m in releases and tot >= 3 and on / tot > best[1]:
                         best = (m, on / tot, (first - releases[m]) / 3600.0)
                 std = math.sqrt(s.gap_m2 / s.gap_n) if s.gap_n else math.nan
+                topic_mean = [x / s.topic_n for x in s.topic_sum] if s.topic_n else None
                 row: dict[str, object] = {
                     "account_id": a,
                     "n": s.n,
@@ -290,11 +291,9 @@ class OnlineScorer:
                     "top_skel_n": top3[0][1] if top3 else 0,
                     "top3_skel_n": sum(c for _, c in top3),
                     "top_fam_n": s.fams.most_common(1)[0][1] if s.fams else 0,
-                    "topic_conc": (
-                        math.sqrt(sum((x / s.topic_n) ** 2 for x in s.topic_sum)) if s.topic_n else 0.0
-                    ),
+                    "topic_conc": math.sqrt(sum(x * x for x in topic_mean)) if topic_mean else 0.0,
                     "topic_n": s.topic_n,
-                    "topic_mean": [x / s.topic_n for x in s.topic_sum] if s.topic_n else None,
+                    "topic_mean": topic_mean,
                     "top_sys_n": s.systems.most_common(1)[0][1] if s.systems else 0,
                     "multi_turn_n": s.multi_turn_n,
                     "gap_cv": std / s.gap_mean if s.gap_n >= 2 and s.gap_mean > 0 else math.nan,
