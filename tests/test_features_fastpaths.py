@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hydrawatch.features import charclass, cues, intent, skeleton
-from hydrawatch.features.request import canonical_text, describe_texts
+from hydrawatch.features.request import INTENT_THRESHOLD, canonical_text, describe_texts
+from hydrawatch.features.segments import instruction_segments
 from hydrawatch.features.tokens import WordTokens, split_rows
 
 # Text that exercises the fast paths: cue phrases (several languages), spacing runs, newlines,
@@ -281,8 +282,17 @@ def test_describe_texts_matches_the_reference_paths() -> None:
     assert f.cue_mask.tolist() == [cues.cue_mask_reference(t) for t in canon]
     assert f.skeleton_hash.tolist() == [skeleton.stable_hash(s) for s in sks]
     assert f.family.tolist() == [skeleton.family_of_skeleton(s) for s in sks]
-    probs = intent.default_model().predict_proba(canon)
-    assert np.array_equal(f.intent_score, probs[:, 1:].max(axis=1).astype(np.float32))
+    # a text shows the intent of whichever of its whole and its pieces shows one most strongly
+    model = intent.default_model()
+    want_score, want_idx = [], []
+    for t in canon:
+        probs = model.predict_proba([t, *instruction_segments(t)])[:, 1:]
+        row = int(probs.max(axis=1).argmax())
+        want_score.append(probs[row].max())
+        want_idx.append(int(probs[row].argmax()) + 1 if probs[row].max() >= INTENT_THRESHOLD else 0)
+    assert np.array_equal(f.intent_score, np.asarray(want_score, np.float32))
+    assert f.intent_idx.tolist() == want_idx
+    assert sum(len(instruction_segments(t)) > 0 for t in canon) > 100  # the pieces were exercised
 
 
 def _pattern_letters() -> list[str]:

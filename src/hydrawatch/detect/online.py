@@ -57,7 +57,7 @@ WORDING_MIN_SHARE = 0.5
 # shares nothing, so waiting for its linkage pass costs ~20 exchanges per account. Throttling
 # (quotas cut, nothing refused) is the cheap, reversible action; it goes no further on this alone.
 EARLY_MIN_INTENTS = 2
-EARLY_MIN_SHARE = 0.1
+EARLY_MIN_SHARE = 0.2
 EARLY_RISK = 0.5  # the bottom of the default policy's throttle band
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"

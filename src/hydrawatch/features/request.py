@@ -31,6 +31,7 @@ from hydrawatch.features.intent import (
     clip_text,
     default_model,
 )
+from hydrawatch.features.segments import instruction_segments
 from hydrawatch.features.skeleton import families, skeleton
 
 __all__ = [
@@ -143,6 +144,25 @@ def _intents(probs: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int8], npt.
     return idx, score.astype(np.float32)
 
 
+def _most_telling(
+    whole: npt.NDArray[np.float64], seg_probs: npt.NDArray[np.float64], owner: npt.NDArray[np.intp]
+) -> npt.NDArray[np.float64]:
+    """Per text, the class probabilities of whichever of its whole or its pieces
+    (``features.segments``) shows a distillation intent most strongly."""
+    out = whole.copy()
+    if not len(owner):
+        return out
+    seg_best = seg_probs[:, 1:].max(axis=1)
+    order = np.lexsort((seg_best, owner))  # by text, then by strength
+    last = np.ones(len(order), bool)
+    last[:-1] = owner[order[1:]] != owner[order[:-1]]
+    top = order[last]  # each text's strongest piece
+    texts = owner[top]
+    better = seg_best[top] > whole[texts, 1:].max(axis=1)
+    out[texts[better]] = seg_probs[top[better]]
+    return out
+
+
 def describe_texts(
     texts: list[str], batch_size: int = 4096, stage_times: dict[str, float] | None = None
 ) -> TextFeatureBatch:
@@ -167,6 +187,11 @@ def describe_texts(
         rows = _token_rows(chunk)  # canonical texts are clipped already
         clock.lap("tokens")
         probs, topic[start:end] = model.predict_rows(*rows)
+        pieces = [instruction_segments(t) for t in chunk]
+        owner = np.repeat(np.arange(len(chunk)), [len(p) for p in pieces])
+        if len(owner):
+            seg_probs, _ = model.predict_rows(*_token_rows([p for ps in pieces for p in ps]))
+            probs = _most_telling(probs, seg_probs, owner)
         intent_idx[start:end], score[start:end] = _intents(probs)
         clock.lap("intent")
         cues[start:end] = np.fromiter(map(cue_mask, chunk), dtype=np.int32, count=len(chunk))
