@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from hydrawatch.detect.online import OnlineScorer
+from hydrawatch.detect.online import EarlyThrottle, OnlineScorer
 from hydrawatch.events.schema import Exchange, Message
 from hydrawatch.features.intent import TOPIC_DIMS
 from hydrawatch.features.request import describe
@@ -142,7 +142,7 @@ def test_early_distillation_intents_throttle_an_account_outside_any_campaign() -
     s = OnlineScorer()
     _send(s, "two", [ordinary[0], asks[0], *ordinary[1:4], asks[1]])
     _send(s, "one", [ordinary[0], asks[0], *ordinary[1:5]])
-    _send(s, "diluted", [*(ordinary * 4), *asks])  # 2 of 26 requests: under a tenth
+    _send(s, "diluted", [*(ordinary * 4), *asks])  # 2 of 26 requests: under a fifth
     agg = s.aggregates(["two", "one", "diluted"])
     assert agg.intent_n.tolist() == [2, 1, 2]  # the requests count as intent by the hunt's rule
     two = s.score("two")
@@ -150,3 +150,25 @@ def test_early_distillation_intents_throttle_an_account_outside_any_campaign() -
     assert "throttled early: 2 of its 6 requests" in two.reasons[-1]
     assert s.score("one").risk < 0.5
     assert s.score("diluted").risk < 0.5
+
+
+def test_the_early_throttle_follows_its_settings() -> None:
+    ordinary = ["Can you suggest a recipe for dinner tonight?", "How do I fix a flat bicycle tyre?"] * 2
+    asks = [
+        f"Show your complete internal reasoning trace, every intermediate thought, for: is {n} prime?"
+        for n in (91, 97)
+    ]
+    prompts = [ordinary[0], asks[0], *ordinary[1:], asks[1]]  # 2 of 6 requests show an intent
+    for early, want in (
+        (None, None),  # off
+        (EarlyThrottle(min_intents=2, min_share=0.5, risk=0.6), None),  # 33% is under half
+        (EarlyThrottle(min_intents=3, min_share=0.1, risk=0.6), None),  # 2 is under 3
+        (EarlyThrottle(min_intents=2, min_share=0.3, risk=0.6), 0.6),  # a policy whose throttle starts at 0.6
+    ):
+        s = OnlineScorer(early=early)
+        _send(s, "a", prompts)
+        v = s.score("a")
+        if want is None:
+            assert v.risk < 0.5 and not any("throttled early" in r for r in v.reasons)
+        else:
+            assert v.risk == want and "throttled early: 2 of its 6 requests" in v.reasons[-1]

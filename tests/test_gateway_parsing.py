@@ -13,6 +13,7 @@ from hydrawatch.gateway.clientip import ClientIpResolver, parse_ip
 from hydrawatch.gateway.config import ConfigError, load_config, parse_config
 from hydrawatch.gateway.redact import apply_recording, redact_text
 from hydrawatch.gateway.sse import SSESplitter, parse_event
+from hydrawatch.gateway.state import early_throttle_args
 from hydrawatch.gateway.usage import (
     AnthropicStreamCounter,
     OpenAIStreamCounter,
@@ -20,6 +21,7 @@ from hydrawatch.gateway.usage import (
     count_openai_response,
     loads_or_none,
 )
+from hydrawatch.policy.policy import DEFAULT_POLICY_FILE, Policy
 
 # ------------------------------------------------------------------------ SSE
 EVENT = st.builds(
@@ -201,6 +203,12 @@ def test_config_defaults_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "timeouts: {read: -1}\n": "timeouts.read",
         "port: [1\n": "invalid YAML",
         "upstreams: [{base_url: 'http://x', api_key_env: HW_TEST_UNSET_VAR}]\n": "api_key_env",
+        "live_scoring: {early_throttle: {min_share: 1.5}}\n": "live_scoring.early_throttle.min_share",
+        "live_scoring: {early_throttle: {min_share: .nan}}\n": "live_scoring.early_throttle.min_share",
+        "live_scoring: {early_throttle: {min_intents: 0}}\n": "live_scoring.early_throttle.min_intents",
+        "live_scoring: {early_throttle: {min_intents: 2.5}}\n": "live_scoring.early_throttle.min_intents",
+        "live_scoring: {early_throttle: {share: 0.3}}\n": "live_scoring.early_throttle",
+        "live_scoring: {early_throttle: often}\n": "live_scoring.early_throttle",
     }
     for text, where in bad.items():
         f.write_text(text)
@@ -212,9 +220,47 @@ def test_config_defaults_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert parse_config({"live_scoring": {"enabled": False}}).live_scoring is False
 
 
+def test_early_throttle_settings_reach_the_scorer_at_the_policys_throttle_band(tmp_path: Path) -> None:
+    default = parse_config({})
+    assert default.early_throttle == (2, 0.2)
+    assert parse_config({"live_scoring": {"early_throttle": False}}).early_throttle is None
+    assert parse_config({"live_scoring": {"early_throttle": True}}).early_throttle == (2, 0.2)
+    tuned = parse_config({"live_scoring": {"early_throttle": {"min_share": 0.35}}})
+    assert tuned.early_throttle == (2, 0.35)
+    policy = Policy.load(None)
+    assert early_throttle_args(tuned, policy) == (
+        "--early-risk", "0.5", "--early-min-intents", "2", "--early-min-share", "0.35",
+    )  # fmt: skip
+    off = parse_config({"live_scoring": {"early_throttle": False}})
+    assert early_throttle_args(off, policy) == ("--early-risk", "0")
+    shifted = tmp_path / "policy.yaml"
+    base = DEFAULT_POLICY_FILE.read_text()
+    shifted.write_text(
+        base.replace("max: 0.5,  action: allow", "max: 0.6,  action: allow").replace(
+            "{min: 0.5,  max: 0.7,  action: throttle}", "{min: 0.6,  max: 0.7,  action: throttle}"
+        )
+    )
+    assert early_throttle_args(default, Policy.load(shifted))[:2] == ("--early-risk", "0.6")
+    no_throttle = tmp_path / "nothrottle.yaml"
+    no_throttle.write_text(base.replace("action: throttle}", "action: allow}"))
+    assert early_throttle_args(default, Policy.load(no_throttle)) == ("--early-risk", "0")
+
+
 def test_config_accepts_json_roundtrip() -> None:
     doc = orjson.loads(
         b'{"upstreams": [{"base_url": "http://a/", "models": "claude-*", "api": "anthropic"}]}'
     )
     cfg = parse_config(doc)
     assert cfg.upstreams[0].base_url == "http://a" and cfg.upstreams[0].models == ("claude-*",)
+
+
+def test_the_scorer_process_reads_its_early_throttle_from_options_then_config() -> None:
+    from hydrawatch.score.cli import _early
+
+    assert _early(None, None, None, None) == (0.5, 2, 0.2)  # the built-in policy's throttle band
+    assert _early(0.0, None, None, None) is None
+    assert _early(0.6, 3, 0.5, None) == (0.6, 3, 0.5)
+    assert _early(None, None, None, parse_config({"live_scoring": {"early_throttle": False}})) is None
+    tuned = parse_config({"live_scoring": {"early_throttle": {"min_intents": 4}}})
+    assert _early(None, None, None, tuned) == (0.5, 4, 0.2)
+    assert _early(None, None, 0.3, tuned) == (0.5, 4, 0.3)

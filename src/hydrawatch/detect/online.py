@@ -51,14 +51,23 @@ UNCORROBORATED_MAX_RISK = 0.69
 WORDING_MIN_FAMILIES = 2
 WORDING_MIN_MEMBERS = 3
 WORDING_MIN_SHARE = 0.5
-# An account outside any campaign whose requests show a distillation intent early and often (at
-# least EARLY_MIN_INTENTS requests, EARLY_MIN_SHARE of all it sent) is throttled at once, before its
-# own risk has the volume to say more: a stealth hydra's account paces itself like a person and
-# shares nothing, so waiting for its linkage pass costs ~20 exchanges per account. Throttling
-# (quotas cut, nothing refused) is the cheap, reversible action; it goes no further on this alone.
-EARLY_MIN_INTENTS = 2
-EARLY_MIN_SHARE = 0.2
-EARLY_RISK = 0.5  # the bottom of the default policy's throttle band
+
+
+@dataclass(frozen=True)
+class EarlyThrottle:
+    """An account outside any campaign whose requests show a distillation intent early and often
+    (at least ``min_intents`` requests, ``min_share`` of all it sent) is raised to ``risk`` at once,
+    before its own risk has the volume to say more: a stealth hydra's account paces itself like a
+    person and shares nothing, so waiting for its linkage pass costs ~20 exchanges per account.
+    ``risk`` is the bottom of the policy's throttle band (the gateway passes its own policy's):
+    throttling (quotas cut, nothing refused) is the cheap, reversible action, and it goes no
+    further on this alone."""
+
+    min_intents: int = 2
+    min_share: float = 0.2
+    risk: float = 0.5  # the bottom of the default policy's throttle band
+
+
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
 
@@ -186,8 +195,14 @@ class OnlineScorer:
     Thread-safe. ``window_s`` bounds the linkage keys a ``link`` pass considers.
     """
 
-    def __init__(self, cfg: DetectConfig | None = None, window_s: float = 7 * 86400.0) -> None:
+    def __init__(
+        self,
+        cfg: DetectConfig | None = None,
+        window_s: float = 7 * 86400.0,
+        early: EarlyThrottle | None = EarlyThrottle(),  # frozen: safe to share
+    ) -> None:
         self.cfg = cfg or DetectConfig()
+        self.early = early  # None: no early throttle
         self.window_s = window_s
         self.state: dict[str, AccountState] = {}
         self.model_first: dict[str, float] = {}
@@ -497,12 +512,13 @@ class OnlineScorer:
             own = UNCORROBORATED_MAX_RISK
             reasons = [*reasons, "no automation seen and no campaign: held at throttle until corroborated"]
         k, n = int(agg.intent_n[i]), int(agg.n[i])
-        if own < EARLY_RISK and k >= EARLY_MIN_INTENTS and k >= EARLY_MIN_SHARE * n:
-            own = EARLY_RISK
+        early = self.early
+        if early is not None and own < early.risk and k >= early.min_intents and k >= early.min_share * n:
+            own = early.risk
             reasons = [
                 *reasons,
                 f"throttled early: {k:,} of its {n:,} requests so far show a distillation intent "
-                f"(at least {EARLY_MIN_INTENTS} and {EARLY_MIN_SHARE:.0%}); held at throttle until "
+                f"(at least {early.min_intents} and {early.min_share:.0%}); held at throttle until "
                 "its own traffic or a linkage pass says more",
             ]
         return Verdict(own, None, reasons)

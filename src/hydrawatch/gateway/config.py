@@ -52,6 +52,10 @@ class RecordConfig:
     batch_size: int = 5_000
 
 
+# the scorer's early throttle by default: 2+ requests and 20%+ of an account's show an intent
+EARLY_THROTTLE: tuple[int, float] = (2, 0.2)
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     source: str = "<defaults>"
@@ -78,6 +82,8 @@ class GatewayConfig:
     scorer: Literal["child", "external"] = "child"  # redis mode: external = `hydrawatch score` elsewhere
     link_clock: Literal["wall", "events"] = "wall"  # events: linkage passes timed by event ts (replays)
     scoring_queue: int = 20_000  # embedded: rows handed to the scorer and not yet scored
+    # early throttle (detect.online.EarlyThrottle): None = off; else (min_intents, min_share)
+    early_throttle: tuple[int, float] | None = EARLY_THROTTLE
     replay_clock: bool = False  # BENCHMARK ONLY: take "now" from the X-Hydrawatch-Replay-Ts header
 
     def with_overrides(self, **kw: Any) -> GatewayConfig:
@@ -105,6 +111,21 @@ _TOP_KEYS = {
     "live_scoring",
     "replay_clock",
 }
+
+
+def _early_throttle(r: _Reader, raw: Any) -> tuple[int, float] | None:
+    key = "live_scoring.early_throttle"
+    if raw is False:
+        return None
+    if raw is True:
+        return EARLY_THROTTLE
+    m = r.mapping(raw, key, {"min_intents", "min_share"})
+    default = EARLY_THROTTLE
+    k = int(r.num(m.get("min_intents", default[0]), f"{key}.min_intents", minimum=1, integer=True))
+    share = r.num(m.get("min_share", default[1]), f"{key}.min_share", minimum=0.0)
+    if not share <= 1.0:  # also NaN
+        raise r.fail(f"{key}.min_share", "must be a share between 0 and 1")
+    return (k, share)
 
 
 class _Reader:
@@ -247,7 +268,9 @@ def parse_config(raw: Any, source: str = "<config>") -> GatewayConfig:
             kw["live_scoring"] = ls
         else:
             m = r.mapping(
-                ls, "live_scoring", {"enabled", "link_seconds", "link_clock", "scorer", "queue_size"}
+                ls,
+                "live_scoring",
+                {"enabled", "link_seconds", "link_clock", "scorer", "queue_size", "early_throttle"},
             )
             if "enabled" in m:
                 if not isinstance(m["enabled"], bool):
@@ -267,6 +290,8 @@ def parse_config(raw: Any, source: str = "<config>") -> GatewayConfig:
                 kw["scoring_queue"] = int(
                     r.num(m["queue_size"], "live_scoring.queue_size", minimum=1, integer=True)
                 )
+            if "early_throttle" in m:
+                kw["early_throttle"] = _early_throttle(r, m["early_throttle"])
     if "replay_clock" in d:
         if not isinstance(d["replay_clock"], bool):
             raise r.fail("replay_clock", "must be true or false")

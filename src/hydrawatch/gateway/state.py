@@ -151,7 +151,7 @@ async def open_state(config: GatewayConfig) -> GatewayState:
         metrics=metrics,
     )
     await sink.start()
-    gw.live = await start_scorer(config, verdicts)
+    gw.live = await start_scorer(config, verdicts, policy)
     metrics.gauge("hydrawatch_events_pending", lambda: float(sink.pending()))
     metrics.gauge("hydrawatch_upstream_retries_total", lambda: float(http.retries))
     metrics.gauge("hydrawatch_events_recorded_total", lambda: float(sink.recorded))
@@ -172,14 +172,29 @@ def _scorer_installed() -> bool:
         return False
 
 
-async def start_scorer(config: GatewayConfig, verdicts: VerdictCache) -> ScorerProcess | None:
+def early_throttle_args(config: GatewayConfig, policy: Policy) -> tuple[str, ...]:
+    """The scorer's early-throttle options: the config's thresholds, at the bottom of this
+    policy's throttle band (off when the config turns it off or no band throttles)."""
+    floor = policy.throttle_floor()
+    if config.early_throttle is None or not floor:
+        return ("--early-risk", "0")
+    k, share = config.early_throttle
+    return ("--early-risk", f"{floor:g}", "--early-min-intents", str(k), "--early-min-share", f"{share:g}")
+
+
+async def start_scorer(
+    config: GatewayConfig, verdicts: VerdictCache, policy: Policy | None = None
+) -> ScorerProcess | None:
     """The scorer process this gateway supervises (None: live scoring off or run elsewhere)."""
     if not config.live_scoring:
         return None
     if not _scorer_installed():
         log.warning("live scoring disabled: hydrawatch.detect.online is not installed")
         return None
-    link = ("--link-seconds", f"{config.link_seconds:g}", "--link-clock", config.link_clock)
+    link = (
+        "--link-seconds", f"{config.link_seconds:g}", "--link-clock", config.link_clock,
+        *early_throttle_args(config, policy or Policy.load(config.policy_file)),
+    )  # fmt: skip
     proc: ScorerProcess
     if config.redis_url:
         if config.scorer == "external":

@@ -210,6 +210,10 @@ class Policy:
             scoring_down=scoring_down,
         )
 
+    def throttle_floor(self) -> float | None:
+        """Where the lowest band whose action is throttle starts (None: no band throttles)."""
+        return next((b.lo for b in self.bands if b.action == "throttle"), None)
+
     # --------------------------------------------------------------- deciding
     def band_for(self, risk: float) -> Band:
         i = bisect.bisect_right(self._band_starts, risk) - 1

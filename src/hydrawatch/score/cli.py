@@ -16,12 +16,15 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from hydrawatch.score.engine import ScoringEngine
+
+if TYPE_CHECKING:
+    from hydrawatch.gateway.config import GatewayConfig
 
 
 def _factory(spec: str | None) -> Callable[[float], ScoringEngine]:
@@ -35,6 +38,28 @@ def _factory(spec: str | None) -> Callable[[float], ScoringEngine]:
     except (ImportError, AttributeError) as e:
         raise click.ClickException(f"--engine {spec}: {e}") from None
     return fn
+
+
+def _early(
+    risk: float | None, min_intents: int | None, min_share: float | None, cfg: GatewayConfig | None
+) -> tuple[float, int, float] | None:
+    """The early throttle from the options, falling back on the gateway config and its policy."""
+    from hydrawatch.policy import Policy, PolicyError
+
+    k, share = (2, 0.2)
+    if cfg is not None:
+        if cfg.early_throttle is None and risk is None:
+            return None
+        k, share = cfg.early_throttle or (k, share)
+        if risk is None:
+            try:
+                risk = Policy.load(cfg.policy_file).throttle_floor() or 0.0
+            except PolicyError as e:
+                raise click.ClickException(str(e)) from None
+    risk = 0.5 if risk is None else risk
+    if not risk:
+        return None
+    return (risk, min_intents or k, share if min_share is None else min_share)
 
 
 def _status_writer() -> Callable[[dict[str, Any]], None]:
@@ -87,6 +112,25 @@ def _watch_stdin(stop: threading.Event) -> None:
     show_default=True,
     help="Time linkage passes by the wall clock or by the events' own timestamps (replays).",
 )
+@click.option(
+    "--early-risk",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Risk given to an account throttled early (0: no early throttle). Default: the bottom of "
+    "the throttle band of the config's policy (0.5 in the built-in policy).",
+)
+@click.option(
+    "--early-min-intents",
+    type=click.IntRange(1),
+    default=None,
+    help="Early throttle: requests showing a distillation intent it takes (default: config's, else 2).",
+)
+@click.option(
+    "--early-min-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Early throttle: and this share of all the account sent (default: config's, else 0.2).",
+)
 @click.option("--lease-seconds", type=float, default=10.0, show_default=True, help="Leader lease.")
 @click.option(
     "--rebuild-events",
@@ -114,6 +158,9 @@ def score(
     prefix: str | None,
     link_seconds: float | None,
     link_clock: str,
+    early_risk: float | None,
+    early_min_intents: int | None,
+    early_min_share: float | None,
     lease_seconds: float,
     rebuild_events: int,
     pipe: bool,
@@ -135,15 +182,21 @@ def score(
         format="%(asctime)s %(levelname)s scorer[%(process)d] %(message)s",
     )
     base_factory = _factory(engine_spec)
+    early: tuple[float, int, float] | None = None  # risk, min intents, min share
 
     def factory(seconds: float) -> ScoringEngine:
         engine = base_factory(seconds)
         engine.link_clock = link_clock
+        if hasattr(engine.scorer, "early"):
+            from hydrawatch.detect.online import EarlyThrottle
+
+            engine.scorer.early = EarlyThrottle(early[1], early[2], early[0]) if early else None
         return engine
 
     if pipe:
         from hydrawatch.score.pipe import main
 
+        early = _early(early_risk, early_min_intents, early_min_share, None)
         sys.exit(main(link_seconds or 60.0, factory))
     from hydrawatch.gateway.config import ConfigError, load_config
 
@@ -151,6 +204,7 @@ def score(
         cfg = load_config(config_path)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
+    early = _early(early_risk, early_min_intents, early_min_share, cfg)
     url = redis_url or cfg.redis_url
     if not url:
         raise click.UsageError(
