@@ -17,7 +17,7 @@ linkage pass is timed by the events' clock (``live_scoring.link_clock: events``,
 that (on a live system it keeps up in real time).
 
 Then ``measure.py`` turns what the clients got and the audit log into the figures (labels
-read by this script only). Results: ``--out DIR``/protection-<UTC>.json and .md.
+read by this script only). Results: ``--out DIR``/protection-<UTC>-s<seeds>.json and .md.
 
     .venv/bin/python bench/protection/replay.py --seeds 1,2             # scale 0.1, ~20-40 min per seed here
     .venv/bin/python bench/protection/replay.py --seeds 1 --limit 5000  # smoke run
@@ -490,7 +490,8 @@ def main() -> None:
     res["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = res["utc"].replace(":", "").replace("-", "")
-    suffix = "-smoke" if args.limit else ""
+    # the seeds in the name: runs of different seeds started in the same second do not collide
+    suffix = "-s" + "-".join(str(x) for x in seeds) + ("-smoke" if args.limit else "")
     (args.out / f"protection-{stamp}{suffix}.json").write_text(json.dumps(res, indent=1, default=str))
     (args.out / f"protection-{stamp}{suffix}.md").write_text(render(res))
     print(render(res))
