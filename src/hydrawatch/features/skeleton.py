@@ -8,6 +8,8 @@ a skeleton (and its hash).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,15 @@ def skeleton_hash(text: str) -> int:
 _TOKEN = re.compile(r"<\w+>|\w+|[^\w\s]", re.U)
 
 
+def _shingles(sk: str) -> set[str]:
+    toks = _TOKEN.findall(sk)
+    if len(toks) < 3 or sum(len(t) for t in toks) > 3 * len(toks) + len(sk) // 2:
+        # few tokens, or unsegmented scripts (CJK): character 4-grams
+        s = sk.replace(" ", "")
+        return {s[i : i + 4] for i in range(max(1, len(s) - 3))}
+    return {" ".join(toks[i : i + 3]) for i in range(len(toks) - 2)}
+
+
 def template_family(text: str) -> int:
     """One MinHash of the skeleton's shingles: two prompts share it with probability equal to the
     Jaccard similarity of their skeletons, so paraphrased variations of one template mostly share it."""
@@ -93,63 +104,64 @@ def template_family(text: str) -> int:
 
 
 def family_of_skeleton(sk: str) -> int:
-    """The least shingle hash of a skeleton (``families`` computes the same for many at once).
-
-    A shingle's hash mixes a linear fingerprint of its characters (``_chars_fp``), so the
-    vectorised path computes it with numpy from the code points, without building the shingle."""
-    toks = _TOKEN.findall(sk)
-    if len(toks) < 3 or sum(len(t) for t in toks) > 3 * len(toks) + len(sk) // 2:
-        # few tokens, or unsegmented scripts (CJK): character 4-grams
-        c = sk.replace(" ", "")
-        if len(c) < 4:
-            return stable_hash(c)  # one shingle: the whole (short) text
-        grams = {_mix64(_chars_fp(c[i : i + 4]) * _MIX4 & _M64) for i in range(len(c) - 3)}
-        return min(grams)
-    f = [_chars_fp(t) for t in toks]
-    return min(_mix64((f[i] * _MIX0 + f[i + 1] * _MIX1 + f[i + 2] * _MIX2) & _M64) for i in range(len(f) - 2))
+    sh = _shingles(sk)
+    if not sh:
+        return 0
+    return min(stable_hash(s) for s in sh)
 
 
 # -- many skeletons at once ------------------------------------------------------------------------
 #
 # ``families`` gives ``family_of_skeleton`` of many skeletons with numpy: the ``_TOKEN`` split from
-# Python's character classes (``features.charclass``), every shingle fingerprinted by a random
-# linear hash of its characters (token trigrams combine their tokens' fingerprints; character
-# 4-grams come straight from the code points), and each fingerprint mixed by splitmix64's
-# finaliser: no shingle text is ever built.
+# Python's character classes (``features.charclass``), every token-trigram shingle fingerprinted by a
+# random linear hash of its characters, and ``stable_hash`` (blake2b) computed once per distinct
+# shingle and kept in a bounded cache. Skeletons that take the character 4-gram branch go
+# through ``family_of_skeleton``.
 
 _MAX_TOKEN = _MAX_CHARS + 1
 _rng = np.random.default_rng(0x5EED)
 _COEF = _rng.integers(1, 2**63, size=_MAX_TOKEN, dtype=np.uint64) | np.uint64(1)
 _MIX = _rng.integers(1, 2**63, size=5, dtype=np.uint64) | np.uint64(1)
 _LT, _GT = ord("<"), ord(">")
-_M64 = (1 << 64) - 1
-_COEF_PY = [int(c) for c in _COEF]
-_MIX0, _MIX1, _MIX2, _MIX3, _MIX4 = (int(m) for m in _MIX)
 
 
-def _chars_fp(t: str) -> int:
-    """Linear fingerprint of a token or 4-gram: sum of code point x coefficient of its offset, plus
-    its length x a mixing constant, modulo 2**64 (``_fingerprints`` for many at once)."""
-    total = sum(ord(ch) * _COEF_PY[min(i, _MAX_TOKEN - 1)] for i, ch in enumerate(t))
-    return (total + len(t) * _MIX3) & _M64
+class _HashCache:
+    """stable_hash of shingles by fingerprint: a large and a small sorted table (new entries go to
+    the small one, merged into the large one now and then); cleared when full."""
+
+    def __init__(self, max_size: int = 4_000_000, young_size: int = 1 << 18) -> None:
+        self.max_size, self.young_size = max_size, young_size
+        self.tables = [(np.zeros(0, np.uint64), np.zeros(0, np.int64)) for _ in range(2)]
+        self.lock = Lock()
+
+    def lookup(self, fps: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Cached hashes of distinct sorted fingerprints, and which were found."""
+        values = np.zeros(len(fps), np.int64)
+        found = np.zeros(len(fps), bool)
+        for keys, vals in self.tables:
+            if not len(keys):
+                continue
+            at = np.minimum(np.searchsorted(keys, fps), len(keys) - 1)
+            hit = keys[at] == fps
+            values[hit] = vals[at[hit]]
+            found |= hit
+        return values, found
+
+    def add(self, fps: npt.NDArray[np.uint64], values: npt.NDArray[np.int64]) -> None:
+        (old_k, old_v), (young_k, young_v) = self.tables
+        if len(old_k) + len(young_k) + len(fps) > self.max_size:
+            old_k, old_v = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+            young_k, young_v = old_k, old_v
+        at = np.searchsorted(young_k, fps)
+        young_k, young_v = np.insert(young_k, at, fps), np.insert(young_v, at, values)
+        if len(young_k) > self.young_size:
+            at = np.searchsorted(old_k, young_k)
+            old_k, old_v = np.insert(old_k, at, young_k), np.insert(old_v, at, young_v)
+            young_k, young_v = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        self.tables = [(old_k, old_v), (young_k, young_v)]
 
 
-def _mix64(x: int) -> int:
-    """splitmix64's finaliser, kept to 63 bits (a non-negative DuckDB BIGINT)."""
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return (x ^ (x >> 31)) & 0x7FFF_FFFF_FFFF_FFFF
-
-
-def _mix64_array(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """``_mix64`` of each element (uint64 arithmetic wraps modulo 2**64, as the masks do)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    x = x ^ (x >> np.uint64(31))
-    out: npt.NDArray[np.int64] = (x & np.uint64(0x7FFF_FFFF_FFFF_FFFF)).astype(np.int64)
-    return out
+_CACHE = _HashCache()
 
 
 def _tokens(cp: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -203,13 +215,30 @@ def _fingerprints(
 
 
 def _min_hash(
-    fps: npt.NDArray[np.uint64], owners: npt.NDArray[np.int64]
+    fps: npt.NDArray[np.uint64],
+    owners: npt.NDArray[np.int64],
+    texts: Callable[[npt.NDArray[np.int64]], list[str]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Per owner (sorted, each owner's shingles together), the least ``_mix64`` of the
-    fingerprints of its shingles."""
-    values = _mix64_array(fps)
+    """Per owner (sorted), the least ``stable_hash`` of its shingles: shingle ``j`` has fingerprint
+    ``fps[j]``; ``texts(js)`` gives the texts of shingles ``js``, asked for uncached fingerprints only."""
+    order = np.argsort(fps)
+    ordered = fps[order]
+    first_of_run = np.empty(len(ordered), bool)
+    first_of_run[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first_of_run[1:])
+    uniq = ordered[first_of_run]
+    inverse = np.empty(len(fps), np.int64)
+    inverse[order] = np.cumsum(first_of_run) - 1
+    with _CACHE.lock:
+        values, found = _CACHE.lookup(uniq)
+        missing = np.flatnonzero(~found)
+        if len(missing):
+            one_each = order[first_of_run][missing]
+            new = np.fromiter(map(stable_hash, texts(one_each)), np.int64, count=len(missing))
+            values[missing] = new
+            _CACHE.add(uniq[missing], new)
     bounds = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]]))
-    return owners[bounds], np.minimum.reduceat(values, bounds)
+    return owners[bounds], np.minimum.reduceat(values[inverse], bounds)
 
 
 def families(skeletons: list[str]) -> npt.NDArray[np.int64]:
@@ -238,7 +267,24 @@ def families(skeletons: list[str]) -> npt.NDArray[np.int64]:
     if len(k):
         fp = _fingerprints(cp, tok_start, tok_end)
 
-        owners, mins = _min_hash(fp[k] * _MIX[0] + fp[k + 1] * _MIX[1] + fp[k + 2] * _MIX[2], tok_text[k])
+        def trigrams(js: npt.NDArray[np.int64]) -> list[str]:
+            first = k[js]
+            spans = np.stack(
+                [
+                    tok_start[first],
+                    tok_end[first],
+                    tok_start[first + 1],
+                    tok_end[first + 1],
+                    tok_start[first + 2],
+                    tok_end[first + 2],
+                ],
+                axis=1,
+            ).tolist()
+            return [f"{joined[a:b]} {joined[c:d]} {joined[e:f]}" for a, b, c, d, e, f in spans]
+
+        owners, mins = _min_hash(
+            fp[k] * _MIX[0] + fp[k + 1] * _MIX[1] + fp[k + 2] * _MIX[2], tok_text[k], trigrams
+        )
         out[owners] = mins
 
     # the others: character 4-grams of the skeleton without spaces
@@ -265,6 +311,8 @@ def families(skeletons: list[str]) -> npt.NDArray[np.int64]:
                 np.zeros(len(w_start), np.uint64),
             )
             fp4 = (fp4 + np.uint64(4) * _MIX[3]) * _MIX[4]
-            owners, mins = _min_hash(fp4, w_owner)
+            owners, mins = _min_hash(
+                fp4, w_owner, lambda js: [c_joined[a : a + 4] for a in w_start[js].tolist()]
+            )
             out[owners] = mins
     return out
