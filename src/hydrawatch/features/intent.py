@@ -291,9 +291,10 @@ class IntentModel:
         return cached
 
     def predict_rows(
-        self, flat: Ids, lengths: Ids
+        self, flat: Ids, lengths: Ids, topics: bool = True
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
-        """Class probabilities and topic vectors of token-id rows (``_token_rows`` of clipped texts).
+        """Class probabilities and topic vectors of token-id rows (``_token_rows`` of clipped texts);
+        ``topics=False`` leaves the topic vectors out (an empty array).
 
         The classifier's ``decision_function`` over ``[grams | embedding]`` without building the
         stacked matrix: the gram columns in one sparse product, then the embedding columns added
@@ -323,7 +324,8 @@ class IntentModel:
         logits = logits / self.temperature
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
-        return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64), self._topics(emb)
+        topic = self._topics(emb) if topics else np.zeros((0, TOPIC_DIMS), np.float32)
+        return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64), topic
 
     def predict_with_topics(
         self, texts: list[str]

@@ -190,7 +190,7 @@ def describe_texts(
         pieces = [instruction_segments(t) for t in chunk]
         owner = np.repeat(np.arange(len(chunk)), [len(p) for p in pieces])
         if len(owner):
-            seg_probs, _ = model.predict_rows(*_token_rows([p for ps in pieces for p in ps]))
+            seg_probs, _ = model.predict_rows(*_token_rows([p for ps in pieces for p in ps]), topics=False)
             probs = _most_telling(probs, seg_probs, owner)
         intent_idx[start:end], score[start:end] = _intents(probs)
         clock.lap("intent")
