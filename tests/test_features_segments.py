@@ -76,3 +76,15 @@ def test_an_instruction_buried_under_material_shows_its_intent() -> None:
     f = describe_texts([prompt])
     assert f.intent_idx[0] > 0
     assert f.intent_score[0] == alone.astype("float32")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\t。？Z\u3000\x0b")), max_size=300))
+def test_a_text_without_any_cut_is_one_piece_by_both_splits(text: str) -> None:
+    """The fast path (no cut anywhere: no pieces) agrees with the splits it skips."""
+    from hydrawatch.features import segments
+
+    t = text.strip()
+    if segments._ANY_CUT.search(t) is None:
+        assert len([p for p in segments._PARAGRAPH.split(t) if p.strip()]) <= 1
+        assert len([s for s in segments._SENTENCE.split(t) if s.strip()]) <= 1

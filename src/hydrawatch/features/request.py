@@ -130,7 +130,7 @@ class TextFeatureBatch:
             int(self.cue_mask[i]),
             int(self.skeleton_hash[i]),
             int(self.family[i]),
-            tuple(float(x) for x in self.topic[i]),
+            tuple(self.topic[i].tolist()),
         )
 
 

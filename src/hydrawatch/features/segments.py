@@ -14,6 +14,8 @@ import re
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。？！])")
+# where either split above could cut: a text with none of these is one piece
+_ANY_CUT = re.compile(r"\n[ \t]*\n|[.!?]\s|[。？！]")
 SEGMENT_MIN = 15  # characters: shorter pieces say too little to classify
 SEGMENT_MAX = 300  # characters: longer pieces are material, and the whole already covers them
 EDGE_PARAGRAPHS = 2  # paragraphs taken from each end
@@ -24,6 +26,8 @@ def instruction_segments(text: str) -> list[str]:
 
     Empty when the text is one short piece: the whole is then the only thing to score."""
     text = text.strip()
+    if _ANY_CUT.search(text) is None:
+        return []
     pieces: list[str] = []
     paragraphs = [p.strip() for p in _PARAGRAPH.split(text)]
     paragraphs = [p for p in paragraphs if p]
