@@ -120,9 +120,8 @@ def _early_throttle(r: _Reader, raw: Any) -> tuple[int, float] | None:
     if raw is True:
         return EARLY_THROTTLE
     m = r.mapping(raw, key, {"min_intents", "min_share"})
-    default = EARLY_THROTTLE
-    k = int(r.num(m.get("min_intents", default[0]), f"{key}.min_intents", minimum=1, integer=True))
-    share = r.num(m.get("min_share", default[1]), f"{key}.min_share", minimum=0.0)
+    k = int(r.num(m.get("min_intents", EARLY_THROTTLE[0]), f"{key}.min_intents", minimum=1, integer=True))
+    share = r.num(m.get("min_share", EARLY_THROTTLE[1]), f"{key}.min_share", minimum=0.0)
     if not share <= 1.0:  # also NaN
         raise r.fail(f"{key}.min_share", "must be a share between 0 and 1")
     return (k, share)

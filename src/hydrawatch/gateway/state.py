@@ -182,9 +182,7 @@ def early_throttle_args(config: GatewayConfig, policy: Policy) -> tuple[str, ...
     return ("--early-risk", f"{floor:g}", "--early-min-intents", str(k), "--early-min-share", f"{share:g}")
 
 
-async def start_scorer(
-    config: GatewayConfig, verdicts: VerdictCache, policy: Policy | None = None
-) -> ScorerProcess | None:
+async def start_scorer(config: GatewayConfig, verdicts: VerdictCache, policy: Policy) -> ScorerProcess | None:
     """The scorer process this gateway supervises (None: live scoring off or run elsewhere)."""
     if not config.live_scoring:
         return None
@@ -193,7 +191,7 @@ async def start_scorer(
         return None
     link = (
         "--link-seconds", f"{config.link_seconds:g}", "--link-clock", config.link_clock,
-        *early_throttle_args(config, policy or Policy.load(config.policy_file)),
+        *early_throttle_args(config, policy),
     )  # fmt: skip
     proc: ScorerProcess
     if config.redis_url:

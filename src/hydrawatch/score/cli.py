@@ -43,20 +43,20 @@ def _factory(spec: str | None) -> Callable[[float], ScoringEngine]:
 def _early(
     risk: float | None, min_intents: int | None, min_share: float | None, cfg: GatewayConfig | None
 ) -> tuple[float, int, float] | None:
-    """The early throttle from the options, falling back on the gateway config and its policy."""
+    """The early throttle (risk, min intents, min share) from the options, falling back on the
+    gateway config (``cfg``; None: the defaults) and the throttle band of its policy."""
+    from hydrawatch.gateway.config import EARLY_THROTTLE
     from hydrawatch.policy import Policy, PolicyError
 
-    k, share = (2, 0.2)
-    if cfg is not None:
-        if cfg.early_throttle is None and risk is None:
-            return None
-        k, share = cfg.early_throttle or (k, share)
-        if risk is None:
-            try:
-                risk = Policy.load(cfg.policy_file).throttle_floor() or 0.0
-            except PolicyError as e:
-                raise click.ClickException(str(e)) from None
-    risk = 0.5 if risk is None else risk
+    setting = cfg.early_throttle if cfg is not None else EARLY_THROTTLE
+    if setting is None and risk is None:
+        return None
+    k, share = setting or EARLY_THROTTLE
+    if risk is None:
+        try:
+            risk = Policy.load(cfg.policy_file if cfg is not None else None).throttle_floor() or 0.0
+        except PolicyError as e:
+            raise click.ClickException(str(e)) from None
     if not risk:
         return None
     return (risk, min_intents or k, share if min_share is None else min_share)
@@ -190,7 +190,9 @@ def score(
         if hasattr(engine.scorer, "early"):
             from hydrawatch.detect.online import EarlyThrottle
 
-            engine.scorer.early = EarlyThrottle(early[1], early[2], early[0]) if early else None
+            engine.scorer.early = (
+                EarlyThrottle(min_intents=early[1], min_share=early[2], risk=early[0]) if early else None
+            )
         return engine
 
     if pipe:
