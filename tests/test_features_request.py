@@ -95,6 +95,8 @@ def test_batch_matches_online() -> None:
         )
         assert got.intent_score == pytest.approx(want.intent_score, abs=1e-5)
         assert got.topic == pytest.approx(want.topic, abs=1e-5)
+    assert batch.rows() == [batch.row(i) for i in range(len(texts))]  # exact, types included
+    assert all(type(v) is float for v in batch.rows()[0].topic)
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,6 +9,7 @@ recent window and runs the same detector (``hydrawatch.detect.detector.detect``)
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from hydrawatch.detect.detector import Detection, automation_seen, detect_keys
 from hydrawatch.detect.evidence import shows_intent
 from hydrawatch.detect.linkage import KEY_TYPES
 from hydrawatch.events.schema import Exchange
+from hydrawatch.features.cues import CUE_NAMES
 from hydrawatch.features.hashing import stable_hash
 from hydrawatch.features.intent import CLASSES
 from hydrawatch.features.request import RequestFeatures
@@ -70,6 +72,9 @@ class EarlyThrottle:
 
 _KIND_FIELD = {"residential": "residential_n", "hosting": "hosting_n", "vpn": "vpn_n", "tor": "tor_n"}
 _STEP_CUE = "asks to reason step by step"
+_STEP_CUE_BIT = 1 << CUE_NAMES.index(_STEP_CUE)
+_NET24_DAY = KEY_TYPES.index("net24_day")
+_LOCKSTEP = KEY_TYPES.index("lockstep")
 
 
 @dataclass(slots=True)
@@ -144,7 +149,7 @@ class AccountState:
             self.intents[intent_idx] += 1
             if f.prompt_chars >= 40 and len(self.intent_fams) < 4 * MAX_TRACKED:
                 self.intent_fams.add(f.text.family)
-        if _STEP_CUE in f.text.cues:
+        if f.text.cue_mask & _STEP_CUE_BIT:
             self.step_cue_n += 1
         _bump(self.skels, f.skeleton_hash)
         if f.prompt_chars >= 40:
@@ -152,7 +157,7 @@ class AccountState:
             if f.text.topic:
                 if not self.topic_sum:
                     self.topic_sum = [0.0] * len(f.text.topic)
-                self.topic_sum = [a + b for a, b in zip(self.topic_sum, f.text.topic, strict=False)]
+                self.topic_sum = list(map(operator.add, self.topic_sum, f.text.topic))
                 self.topic_n += 1
         if f.system_fp is not None:
             _bump(self.systems, f.system_fp)
@@ -181,12 +186,10 @@ class AccountState:
                     p[2] = min(p[2], ts)
         day = int(ts // 86400)
         if net and kind != "private":
-            self.keys.append((KEY_TYPES.index("net24_day"), stable_hash(f"{net}|{day}"), ts))
+            self.keys.append((_NET24_DAY, stable_hash(f"{net}|{day}"), ts))
         if f.prompt_chars >= 40:
             bucket = int(ts // LOCKSTEP_BUCKET_S)
-            self.keys.append(
-                (KEY_TYPES.index("lockstep"), stable_hash(f"{f.skeleton_hash}|{model}|{bucket}"), ts)
-            )
+            self.keys.append((_LOCKSTEP, stable_hash(f"{f.skeleton_hash}|{model}|{bucket}"), ts))
 
 
 class OnlineScorer:
@@ -212,13 +215,20 @@ class OnlineScorer:
         self._by_payment: dict[str, tuple[str, float, int]] = {}  # fp -> (campaign, risk, members)
         self._by_wording: dict[int, tuple[str, float, int]] = {}  # family -> (campaign, risk, members)
         self._last: Detection | None = None
+        self._released: tuple[float, int, dict[str, float]] = (math.inf, 0, {})  # (t0, models, releases)
 
     def set_payment(self, account_id: str, payment_fp: str | None) -> None:
         with self._lock:
             self.state.setdefault(account_id, AccountState()).payment_fp = payment_fp
 
     def _releases(self) -> dict[str, float]:
-        return {m: t for m, t in self.model_first.items() if t > self.t0 + 86400}
+        """Models first seen more than a day after the first event. Kept until ``t0`` or the set
+        of models changes (a model's first-seen time never does): asked once per exchange."""
+        t0, n, rel = self._released
+        if t0 != self.t0 or n != len(self.model_first):
+            rel = {m: t for m, t in self.model_first.items() if t > self.t0 + 86400}
+            self._released = (self.t0, len(self.model_first), rel)
+        return rel
 
     def observe(self, ex: Exchange, feats: RequestFeatures) -> None:
         kind = network_kind(ex.ip) if ex.ip else "unknown"

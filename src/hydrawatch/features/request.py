@@ -133,6 +133,21 @@ class TextFeatureBatch:
             tuple(self.topic[i].tolist()),
         )
 
+    def rows(self) -> list[TextFeatures]:
+        """``row(i)`` of every text (the columns converted once, not per row)."""
+        return [
+            TextFeatures(CLASSES[c], s, m, h, f, tuple(t))
+            for c, s, m, h, f, t in zip(
+                self.intent_idx.tolist(),
+                self.intent_score.tolist(),
+                self.cue_mask.tolist(),
+                self.skeleton_hash.tolist(),
+                self.family.tolist(),
+                self.topic.tolist(),
+                strict=True,
+            )
+        ]
+
 
 def _intents(probs: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
     if len(probs) == 0:
@@ -171,8 +186,16 @@ def describe_texts(
 
     ``stage_times``, when given, gets the CPU seconds spent in each stage added to it."""
     clock = _StageClock(stage_times)
-    texts = [canonical_text(t) for t in texts]
+    canonical = [canonical_text(t) for t in texts]
     clock.lap("canonical")
+    return _describe_canonical(canonical, batch_size, clock)
+
+
+def _describe_canonical(
+    texts: list[str], batch_size: int = 4096, clock: _StageClock | None = None
+) -> TextFeatureBatch:
+    """``describe_texts`` of texts that are already ``canonical_text``."""
+    clock = clock or _StageClock(None)
     model = default_model()
     n = len(texts)
     intent_idx = np.zeros(n, np.int8)
@@ -248,15 +271,16 @@ def text_features(prompt: str) -> TextFeatures:
 def text_features_many(prompts: Sequence[str]) -> list[TextFeatures]:
     """``text_features`` of many prompts: cache hits as they are, the distinct misses in one
     ``describe_texts`` batch (a batch of 32 costs about a tenth of 32 single calls)."""
-    keys = [stable_hash(canonical_text(p)) for p in prompts]
+    canonical = [canonical_text(p) for p in prompts]
+    keys = [stable_hash(c) for c in canonical]
     out: list[TextFeatures | None] = [_CACHE.get(k) for k in keys]
     todo: dict[int, int] = {}  # key -> index of its first prompt
     for i, (k, hit) in enumerate(zip(keys, out, strict=True)):
         if hit is None and k not in todo:
             todo[k] = i
     if todo:
-        batch = describe_texts([prompts[i] for i in todo.values()])
-        fresh = {k: batch.row(j) for j, k in enumerate(todo)}
+        batch = _describe_canonical([canonical[i] for i in todo.values()])
+        fresh = dict(zip(todo, batch.rows(), strict=True))
         for k, tf in fresh.items():
             _CACHE.put(k, tf)
         out = [hit if hit is not None else fresh[k] for k, hit in zip(keys, out, strict=True)]

@@ -18,11 +18,19 @@ from hydrawatch.events.schema import Exchange, Message, Params
 MAX_TURNS = 1000
 
 
+# Each helper first answers the common cases (None, or exactly the expected type) with one
+# ``type(v) is`` test: the scorer decodes every exchange the gateway serves.
+
+
 def _str(v: Any) -> str | None:
+    if v is None:
+        return None
     return v if isinstance(v, str) and v else None
 
 
 def _int(v: Any) -> int | None:
+    if type(v) is int or v is None:
+        return v
     if isinstance(v, bool):
         return None
     if isinstance(v, int):
@@ -33,6 +41,10 @@ def _int(v: Any) -> int | None:
 
 
 def _float(v: Any) -> float | None:
+    if v is None:
+        return None
+    if type(v) is float:
+        return v if math.isfinite(v) else None
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
     f = float(v)
