@@ -305,3 +305,32 @@ def test_garbage_bytes_and_headers_never_500(
         headers["authorization"] = auth
     r = http.post(gateway.url + "/v1/chat/completions", content=raw, headers=headers)
     assert r.status_code < 500, r.text
+
+
+def test_unexpected_error_is_a_500_in_the_apis_own_format(
+    gateway: GatewayServer, key: str, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug on the proxy path (here: routing raises) is logged and answered with the API's own
+    500, like every other route; the gateway keeps serving."""
+
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(gateway.gw.router, "route", broken)
+    body = {"model": "gpt-test", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    r = http.post(gateway.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+    assert r.status_code == 500 and r.json()["error"]["message"] == "Internal gateway error."
+    r = http.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": key})
+    assert r.status_code == 500 and r.json()["type"] == "error"
+    monkeypatch.undo()
+    r = http.post(gateway.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+
+
+def test_other_methods_on_proxy_paths_go_through_the_router(
+    gateway: GatewayServer, http: httpx.Client
+) -> None:
+    r = http.get(gateway.url + "/v1/chat/completions")
+    assert r.status_code == 405 and "error" in r.json()
+    r = http.post(gateway.url + "/v1/chat/completions/", json={})  # Starlette's slash redirect
+    assert r.status_code == 307 and r.headers["location"].endswith("/v1/chat/completions")

@@ -48,6 +48,46 @@ async def count_tokens(request: Request) -> Response:
     return await forward_plain(request.app.state.gw, request, COUNT_TOKENS)
 
 
+class GatewayApp(Starlette):
+    """Starlette, except that a POST to a proxy endpoint goes straight to its ``ProxyCall``.
+
+    Every proxied request otherwise passes two middlewares, the router and Starlette's
+    handler wrappers: about 8% of the gateway's CPU per request. The answers are the same:
+    an unexpected error becomes this API's 500 (when nothing was sent yet), as the
+    ``Exception`` handler below makes it; any other method or path goes through Starlette."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            ep = _BY_PATH.get(scope["path"])
+            if ep is not None:
+                scope["app"] = self
+                await _serve_proxy(self.state.gw, ep, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+async def _serve_proxy(gw: GatewayState, ep: Endpoint, scope: Any, receive: Any, send: Any) -> None:
+    started = False
+
+    async def sending(message: Any) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        response = await ProxyCall(gw, Request(scope, receive, send), ep).run()
+        await response(scope, receive, sending)
+    except Exception:
+        log.exception("unhandled error on %s", ep.path)
+        if started:
+            raise
+        await error_response(GatewayError(500, "Internal gateway error."), ep.api)(scope, receive, send)
+
+
+_BY_PATH = {ep.path: ep for ep in ENDPOINTS}
+
+
 def _proxy_route(ep: Endpoint) -> Route:
     async def handler(request: Request) -> Response:
         return await ProxyCall(request.app.state.gw, request, ep).run()
@@ -128,7 +168,7 @@ def build_app(config: GatewayConfig, state: GatewayState | None = None) -> Starl
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    return Starlette(
+    return GatewayApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},

@@ -9,6 +9,7 @@ the last address we could trust.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -16,6 +17,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=4096)  # every request parses its peer; ipaddress objects are immutable
 def parse_ip(text: str) -> IPAddress | None:
     """An address from a header entry: ``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``"[::1]"``."""
     s = text.strip().strip('"').strip()

@@ -81,6 +81,10 @@ class InMemoryQuotaStore:
         return r
 
     async def settle(self, reservation: Reservation, actual: Usage) -> None:
+        self.settle_now(reservation, actual)
+
+    def settle_now(self, reservation: Reservation, actual: Usage) -> None:
+        """``settle`` without a coroutine (the gateway settles every request; nothing here waits)."""
         if self._pending.pop(reservation.id, None) is None:
             return  # unknown, failed-open or already settled: exactly once
         for key, delta in settle_deltas(reservation, actual):
