@@ -29,6 +29,7 @@ class WrkResult:
     drain_s: float | None = None  # gateway: seconds until that backlog was 0
     scoring_drain_s: float | None = None  # gateway: seconds until everything served was scored
     rps_served: float | None = None  # gateway: req/s during wrk alone (rps then counts the scoring drain)
+    repeated_bodies: int | None = None  # gateway: requests whose body it had been sent before
 
     def to_json(self) -> dict[str, float | int]:
         return {
