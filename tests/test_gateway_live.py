@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hydrawatch.gateway.scoring import scorer_argv
+from hydrawatch.gateway.scoring import SCORER_NICE, scorer_argv
 from hydrawatch.policy.policy import DEFAULT_POLICY_FILE
+from hydrawatch.score.priority import autogroup_nice
 from test_gateway_support import GatewayServer, Seen, ServerThread, gateway_config, run_servers
 
 TESTS = str(Path(__file__).resolve().parent)
@@ -37,6 +38,14 @@ def test_live_verdicts_reach_the_request_path(upstream: tuple[ServerThread, Seen
     with GatewayServer(cfg) as gw, httpx.Client(timeout=10) as http:
         assert gw.gw.live is not None, "the online scorer is installed, so live scoring must be on"
         assert gw.gw.live.pid is not None and gw.gw.live.pid != os.getpid(), "scoring runs in a child"
+        # the child runs at a lower priority than the gateway, also across scheduler autogroups
+        deadline = time.monotonic() + 30
+        while os.getpriority(os.PRIO_PROCESS, gw.gw.live.pid) != SCORER_NICE + os.getpriority(
+            os.PRIO_PROCESS, 0
+        ):
+            assert time.monotonic() < deadline, "the scorer's nice value was not applied"
+            time.sleep(0.05)
+        assert autogroup_nice(gw.gw.live.pid) in (None, SCORER_NICE)
         keys = {f"acct-hydra-{n}": gw.new_key(f"acct-hydra-{n}") for n in range(5)}
         for i in range(12):
             for _account, key in keys.items():

@@ -22,6 +22,7 @@ import click
 import orjson
 
 from hydrawatch.score.engine import ScoringEngine
+from hydrawatch.score.priority import lower_priority
 
 if TYPE_CHECKING:
     from hydrawatch.gateway.config import GatewayConfig
@@ -148,7 +149,8 @@ def _watch_stdin(stop: threading.Event) -> None:
     type=click.IntRange(0, 19),
     default=0,
     show_default=True,
-    help="Lower this process's CPU priority by N (serve starts its scorer with 10: on a shared core "
+    help="Lower this process's CPU priority by N, and its autogroup's when it leads its own session "
+    "(serve starts its scorer so, with 10: on a shared core "
     "the request path goes first).",
 )
 @click.option("--log-level", default="warning", type=click.Choice(["debug", "info", "warning", "error"]))
@@ -171,11 +173,8 @@ def score(
     log_level: str,
 ) -> None:
     """Run the live scorer: event rows in, verdicts into the verdict cache."""
-    if nice:
-        try:
-            os.nice(nice)
-        except OSError as e:  # not permitted here: run at the normal priority
-            print(f"hydrawatch score: --nice {nice} not applied: {e}", file=sys.stderr)
+    for problem in lower_priority(nice):
+        print(f"hydrawatch score: {problem}", file=sys.stderr)
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, log_level.upper()),
