@@ -167,3 +167,21 @@ def test_shadow_mode_allows_but_audits_what_it_would_have_done() -> None:
     assert decide(p, 0.3, account="x").shadow_action == "verify"
     with pytest.raises(PolicyError, match=r"p\.yaml:mode: expected 'enforce' or 'shadow'"):
         Policy.from_yaml(ONE_BAND + "mode: dry\n", "p.yaml")
+
+
+def test_decisions_are_remembered_per_account_and_verdict() -> None:
+    p = Policy.load(None)
+    acct = AccountInfo("acct-memo")
+    first = p.decide(acct, Verdict(0.8, "camp-1", ("linked",)))
+    assert p.decide(acct, Verdict(0.8, "camp-1", ("linked",))) is first  # the same answer, not recomputed
+    other = p.decide(acct, Verdict(0.1))
+    assert other.action != first.action and other is not first
+    high = Verdict(0.95, None, ("linked",))
+    assert p.decide(AccountInfo("acct-memo", verified=True), high) != p.decide(acct, high)  # verified caps
+    assert p.decide(acct, Verdict(0.8, "camp-1", ("linked",)), scoring_down=True).reasons == first.reasons
+
+
+def test_a_verdict_that_cannot_be_hashed_is_still_decided() -> None:
+    p = Policy.load(None)
+    d = p.decide(AccountInfo("a"), Verdict(0.8, None, ["a list", "of reasons"]))  # type: ignore[arg-type]
+    assert d.action == p.band_for(0.8).action and "a list" in d.reasons

@@ -39,6 +39,9 @@ _ACTION_KEYS = {
 }
 
 
+MEMO_SIZE = 20_000  # decisions kept (cleared when full)
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message is ``file:key: problem``."""
 
@@ -122,6 +125,11 @@ class Policy:
     shadow: bool = False  # mode: shadow -> decide, audit, but always allow
     scoring_down: Action = "allow"  # minimum action while live scoring is down (allow = fail open)
     _band_starts: tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
+    # decide()'s answers by (account, verdict, scoring_down): the gateway asks once per request,
+    # and an account's verdict changes far less often than that
+    _memo: dict[tuple[AccountInfo, Verdict, bool], Decision] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_band_starts", tuple(b.lo for b in self.bands))
@@ -222,6 +230,19 @@ class Policy:
     def decide(self, account: AccountInfo, verdict: Verdict, *, scoring_down: bool = False) -> Decision:
         """The decision for one request. ``scoring_down``: live scoring is not running, so the
         verdict may be stale; the action is then at least the policy's ``scoring_down``."""
+        key = (account, verdict, scoring_down)
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # a field that cannot be hashed: decide without the memo
+            return self._decide(account, verdict, scoring_down)
+        if hit is None:
+            hit = self._decide(account, verdict, scoring_down)
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
+    def _decide(self, account: AccountInfo, verdict: Verdict, scoring_down: bool) -> Decision:
         reasons: list[str] = []
         risk = verdict.risk
         if isinstance(risk, bool) or not isinstance(risk, int | float) or math.isnan(risk):
