@@ -54,7 +54,10 @@ class IdleClosingUpstream:
         served = 0
         try:
             while True:
-                await reader._wait_for_data("idle")  # type: ignore[attr-defined]  # bytes, or the end
+                # wait for bytes or the end; the request may be buffered already (it can arrive
+                # before this task first runs), and waiting then would wait for more for ever
+                if not reader._buffer and not reader.at_eof():  # type: ignore[attr-defined]
+                    await reader._wait_for_data("idle")  # type: ignore[attr-defined]
                 if not reader._buffer:  # type: ignore[attr-defined]  # the client closed it
                     return
                 if served >= 1 or self.drop_first:
