@@ -135,6 +135,20 @@ def test_settle_replaces_the_estimate_exactly_once(store_factory: Any) -> None:
     use(store_factory, body)
 
 
+def test_settle_later_settles_through_spawn_or_at_once(store_factory: Any) -> None:
+    async def body(store: QuotaStore) -> None:
+        now = time.time()
+        r = await store.reserve("acct", None, Usage(100, 500), now)
+        assert isinstance(r, Reservation)
+        spawned: list[asyncio.Task[Any]] = []
+        store.settle_later(r, Usage(100, 50), lambda c: spawned.append(asyncio.create_task(c)))
+        await asyncio.gather(*spawned)
+        left = await store.remaining("acct", None, now=now)
+        assert left["tokens-minute"] == 1000 - 150
+
+    use(store_factory, body)
+
+
 def test_settle_above_the_estimate_is_counted(store_factory: Any) -> None:
     async def body(store: QuotaStore) -> None:
         now = time.time()

@@ -46,7 +46,6 @@ from hydrawatch.ingest import exchange_from_anthropic_request, exchange_from_ope
 from hydrawatch.ingest.errors import BadRecord
 from hydrawatch.policy import StreamDegrader, degrade_request, degrade_response
 from hydrawatch.quota import Usage
-from hydrawatch.quota.memory import InMemoryQuotaStore
 
 log = logging.getLogger("hydrawatch.gateway")
 
@@ -403,11 +402,7 @@ class ProxyCall:
                 actual = Usage(inp, counted.billed_output(), 1)
             self.gw.metrics.inc("hydrawatch_tokens_total", (("direction", "input"),), actual.input_tokens)
             self.gw.metrics.inc("hydrawatch_tokens_total", (("direction", "output"),), actual.output_tokens)
-            quota = self.gw.quota
-            if isinstance(quota, InMemoryQuotaStore):  # nothing to wait for: no task per request
-                quota.settle_now(adm.reservation, actual)
-            else:
-                self.gw.spawn(quota.settle(adm.reservation, actual))
+            self.gw.quota.settle_later(adm.reservation, actual, self.gw.spawn)
         ex = self.exchange
         if ex is None:
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hydrawatch.quota.limits import QuotaLimits
@@ -81,10 +82,14 @@ class InMemoryQuotaStore:
         return r
 
     async def settle(self, reservation: Reservation, actual: Usage) -> None:
-        self.settle_now(reservation, actual)
+        self._settle(reservation, actual)
 
-    def settle_now(self, reservation: Reservation, actual: Usage) -> None:
-        """``settle`` without a coroutine (the gateway settles every request; nothing here waits)."""
+    def settle_later(
+        self, reservation: Reservation, actual: Usage, spawn: Callable[[Coroutine[Any, Any, Any]], None]
+    ) -> None:
+        self._settle(reservation, actual)  # nothing here waits: no task needed
+
+    def _settle(self, reservation: Reservation, actual: Usage) -> None:
         if self._pending.pop(reservation.id, None) is None:
             return  # unknown, failed-open or already settled: exactly once
         for key, delta in settle_deltas(reservation, actual):

@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -217,6 +217,11 @@ class RedisQuotaStore:
             await self._call(self._settle(keys=keys, args=[d for _, d in deltas]))
         except StateUnavailable:
             self.lost_settlements += 1
+
+    def settle_later(
+        self, reservation: Reservation, actual: Usage, spawn: Callable[[Coroutine[Any, Any, Any]], None]
+    ) -> None:
+        spawn(self.settle(reservation, actual))
 
     async def remaining(
         self,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from hydrawatch.quota.limits import QuotaLimits
 from hydrawatch.quota.usage import Denied, Reservation, Usage
@@ -27,6 +28,13 @@ class QuotaStore(Protocol):
     ) -> Reservation | Denied: ...
 
     async def settle(self, reservation: Reservation, actual: Usage) -> None: ...
+
+    def settle_later(
+        self, reservation: Reservation, actual: Usage, spawn: Callable[[Coroutine[Any, Any, Any]], None]
+    ) -> None:
+        """``settle`` off the request path: ``spawn`` runs a coroutine in the background (a
+        store with nothing to wait for settles at once, without a task per request)."""
+        ...
 
     async def remaining(
         self,
